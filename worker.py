@@ -1,0 +1,76 @@
+"""The Flowpilot worker: runs `DagWorkflow` and every node activity on Temporal."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.registry import build_activities
+from core.config import Settings, get_settings
+from core.temporal import connect
+from workflows.dag import DagWorkflow, ForeachBatchWorkflow
+
+WORKFLOWS = [DagWorkflow, ForeachBatchWorkflow]
+# Pure, deterministic libraries the interpreter uses: loaded once and shared by every run
+# instead of re-imported into each run's sandbox. jinja2 must be whole: it imports
+# submodules lazily, and a second copy's AST classes would not match the first's.
+PASSTHROUGH_MODULES = ("jinja2", "markupsafe", "pydantic", "pydantic_core", "annotated_types")
+log = logging.getLogger("flowpilot.worker")
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox every worker and replayer uses."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def create_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    activities: dict[str, Callable[..., Any]] | None = None,
+) -> Worker:
+    registry = activities if activities is not None else build_activities(settings)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=list(registry.values()),
+        workflow_runner=sandbox_runner(),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then let in-flight activities finish within the grace period."""
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with create_worker(client, settings):
+        log.info(
+            "worker polling task queue %r on %s",
+            settings.temporal_task_queue,
+            settings.temporal_address,
+        )
+        await stop.wait()
+        log.info("worker stopping")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""What crosses the line between the interpreter and the activities.
+
+`DagWorkflow` schedules every I/O node as an activity named after the node's `type`, with
+one `NodeInput` in and one `NodeResult` out. New fields must have defaults, so that
+histories of runs in flight keep deserialising.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class NodeInput(BaseModel):
+    run_id: str
+    node_id: str
+    type: str
+    params: dict[str, Any]
+    """The node's params, already rendered and validated against its type's schema."""
+    credential: str | None = None
+    """The name of a stored credential; the activity resolves it, the workflow never sees it."""
+    idempotency_key: str
+    """`run id:node id`, stable across retries, to hand to services that dedupe requests."""
+
+
+class NodeResult(BaseModel):
+    output: Any = None
+    attempt: int = 1
