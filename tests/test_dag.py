@@ -178,6 +178,25 @@ async def test_flaky_endpoint_succeeds_on_the_third_attempt(
     assert local_http.hits("/flaky") == 3
 
 
+async def test_rate_limited_call_waits_for_retry_after_before_the_next_attempt(
+    client: Any, settings: Settings, local_http: LocalHttpServer
+) -> None:
+    local_http.route(
+        "/limited", responses=[(429, "slow down", {"Retry-After": "2"}), (200, {"ok": True}, {})]
+    )
+    handle = await start_run(
+        client,
+        settings,
+        definition(
+            http_node("call", local_http.url("/limited"), retry={"initial_interval": "100ms"})
+        ),
+    )
+    result = await handle.result()
+    assert result.nodes["call"].attempts == 2
+    first, second = local_http.requests("/limited")
+    assert second.started - first.finished >= 1.9, "Retry-After overrides the 100ms backoff"
+
+
 async def test_not_found_is_not_retried(
     client: Any, settings: Settings, local_http: LocalHttpServer
 ) -> None:

@@ -1,0 +1,167 @@
+"""The `flowpilot` command, run as a real process against the test Temporal server."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from core.config import Settings
+from tests.support.local_http import LocalHttpServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def flowpilot(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m cli …` without blocking the event loop the in-process worker needs."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
+
+
+def write(tmp_path: Path, definition: dict[str, Any]) -> str:
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(definition))
+    return str(path)
+
+
+async def test_validate_accepts_an_example() -> None:
+    result = await flowpilot("validate", "examples/diamond.json")
+    assert result.returncode == 0
+    assert "valid" in result.stdout
+
+
+async def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "name": "broken",
+            "nodes": [
+                {"id": "a", "type": "transform", "params": {"value": 1}, "needs": ["ghost"]},
+                {"id": "b", "type": "teleport"},
+            ],
+        },
+    )
+    result = await flowpilot("validate", path)
+    assert result.returncode == 1
+    assert "node 'a', field 'needs'" in result.stderr
+    assert "ghost" in result.stderr
+    assert "node 'b', field 'type'" in result.stderr
+
+
+async def test_validate_reports_invalid_json(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    result = await flowpilot("validate", str(path))
+    assert result.returncode == 1
+    assert "not valid JSON" in result.stderr
+
+
+@pytest.fixture
+def temporal_env_vars(temporal_env: WorkflowEnvironment, settings: Settings) -> dict[str, str]:
+    return {
+        "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+    }
+
+
+@pytest.mark.usefixtures("worker")
+async def test_run_follows_nodes_and_prints_the_output(
+    tmp_path: Path, temporal_env_vars: dict[str, str], local_http: LocalHttpServer
+) -> None:
+    local_http.route("/weather", responses=[(200, {"temp": 21}, {})])
+    path = write(
+        tmp_path,
+        {
+            "name": "weather",
+            "inputs": {"city": {"type": "string"}, "days": {"type": "integer", "default": 1}},
+            "nodes": [
+                {
+                    "id": "fetch",
+                    "type": "http.request",
+                    "params": {
+                        "url": local_http.url("/weather"),
+                        "query": {"q": "{{ inputs.city }}"},
+                    },
+                },
+                {
+                    "id": "report",
+                    "type": "transform",
+                    "needs": ["fetch"],
+                    "params": {
+                        "value": {
+                            "city": "{{ inputs.city }}",
+                            "days": "{{ inputs.days }}",
+                            "temp": "{{ nodes.fetch.output.body.temp }}",
+                        }
+                    },
+                },
+            ],
+            "output": "{{ nodes.report.output }}",
+        },
+    )
+    result = await flowpilot(
+        "run", path, "--input", "city=Paris", "--input", "days=3", env=temporal_env_vars
+    )
+    assert result.returncode == 0, result.stderr
+    assert "http://localhost:8233/namespaces/default/workflows/run-" in result.stdout
+    assert "fetch" in result.stdout and "succeeded" in result.stdout
+    output = json.loads(result.stdout[result.stdout.index("{") :])
+    assert output == {"city": "Paris", "days": 3, "temp": 21}
+    assert local_http.requests("/weather")[0].query["q"] == ["Paris"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_run_exits_non_zero_when_the_run_fails(
+    tmp_path: Path, temporal_env_vars: dict[str, str], local_http: LocalHttpServer
+) -> None:
+    local_http.route("/missing", responses=[(404, {"error": "not found"}, {})])
+    path = write(
+        tmp_path,
+        {
+            "name": "fails",
+            "nodes": [
+                {
+                    "id": "fetch",
+                    "type": "http.request",
+                    "params": {"url": local_http.url("/missing")},
+                }
+            ],
+        },
+    )
+    result = await flowpilot("run", path, env=temporal_env_vars)
+    assert result.returncode == 1
+    assert "failed" in result.stdout
+    assert "node 'fetch' failed" in result.stderr
+    assert "404" in result.stderr
+
+
+async def test_run_refuses_missing_required_input(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "name": "needs input",
+            "inputs": {"city": {"type": "string"}},
+            "nodes": [{"id": "a", "type": "transform", "params": {"value": "{{ inputs.city }}"}}],
+        },
+    )
+    result = await flowpilot("run", path)
+    assert result.returncode == 1
+    assert "inputs.city" in result.stderr
