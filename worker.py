@@ -17,10 +17,22 @@ from core.temporal import connect
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow
 
 WORKFLOWS = [DagWorkflow, ForeachBatchWorkflow]
-# Pure, deterministic libraries the interpreter uses: loaded once and shared by every run
-# instead of re-imported into each run's sandbox. jinja2 must be whole: it imports
+# Pure, deterministic modules the interpreter uses: loaded once and shared by every run
+# instead of re-imported into each run's sandbox. jinja2 must pass whole: it imports
 # submodules lazily, and a second copy's AST classes would not match the first's.
-PASSTHROUGH_MODULES = ("jinja2", "markupsafe", "pydantic", "pydantic_core", "annotated_types")
+PASSTHROUGH_MODULES = (
+    "jinja2",
+    "markupsafe",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "workflows.catalog",
+    "workflows.contract",
+    "workflows.cron",
+    "workflows.definition",
+    "workflows.durations",
+    "workflows.templates",
+)
 log = logging.getLogger("flowpilot.worker")
 
 

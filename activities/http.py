@@ -1,11 +1,11 @@
 """The `http.request` node: one guarded HTTP call."""
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import asdict
-from typing import Any
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.support import connector_errors, heartbeating, validate_params
 from connectors.http import HttpClient
@@ -29,12 +29,16 @@ class HttpActivities:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def activities(self) -> list[Callable[..., Any]]:
-        return [self.request]
-
     @activity.defn(name="http.request")
     async def request(self, node: NodeInput) -> NodeResult:
         """Send the request described by the node's params; output `{status, headers, body}`."""
+        if node.credential is not None:
+            raise ApplicationError(
+                f"credential '{node.credential}' cannot be resolved: this worker has no "
+                "credential store yet, and calling without it would silently drop the auth",
+                type="CredentialUnavailable",
+                non_retryable=True,
+            )
         params = validate_params(HttpRequestParams, node.params)
         async with heartbeating():
             with connector_errors():

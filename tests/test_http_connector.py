@@ -552,3 +552,19 @@ async def test_activity_heartbeats_while_waiting(
     await env.run(http_activities.request, node({"url": local_http.url("/slow")}))
 
     assert len(beats) >= 3
+
+
+async def test_activity_refuses_a_credential_it_cannot_resolve() -> None:
+    activities = HttpActivities(allowed_hosts=[], max_response_bytes=1024)
+    node = NodeInput(
+        run_id="run-1",
+        node_id="call",
+        type="http.request",
+        params={"url": "https://api.example.com/"},
+        credential="github-bot",
+        idempotency_key="run-1:call",
+    )
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(activities.request, node)
+    assert raised.value.type == "CredentialUnavailable"
+    assert raised.value.non_retryable

@@ -16,6 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from worker import sandbox_runner
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow, RunInput, RunState
 
 TESTS = Path(__file__).resolve().parent
@@ -48,7 +49,9 @@ def test_histories_cover_every_example_and_a_foreach_child() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_history_replays(path: Path) -> None:
     replayer = Replayer(
-        workflows=[DagWorkflow, ForeachBatchWorkflow], data_converter=pydantic_data_converter
+        workflows=[DagWorkflow, ForeachBatchWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
     )
     await replayer.replay_workflow(load(path))
 
