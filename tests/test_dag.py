@@ -1,6 +1,7 @@
 """DagWorkflow on a real Temporal dev server, with HTTP nodes against a real local server."""
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from core.config import Settings
 from tests.support.local_http import LocalHttpServer
 from tests.support.runs import definition, eventually, max_overlap, node_status, start_run
-from workflows.dag import ApprovalDecision, DagWorkflow
+from workflows.dag import ApprovalDecision, DagWorkflow, RunInput
+from workflows.definition import Definition
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -490,3 +492,20 @@ async def test_runs_in_parallel_do_not_interfere(client: Any, settings: Settings
     ]
     results = await asyncio.gather(*(handle.result() for handle in handles))
     assert [result.output for result in results] == list(range(10))
+
+
+async def test_a_definition_that_skipped_validation_fails_cleanly(
+    client: Any, settings: Settings
+) -> None:
+    unchecked = Definition.model_validate(
+        definition(transform("a", 1), {"id": "b", "type": "teleport", "needs": ["a"]})
+    )
+    handle = await client.start_workflow(
+        DagWorkflow.run,
+        RunInput(definition=unchecked),
+        id=f"run-{uuid.uuid4().hex[:12]}",
+        task_queue=settings.temporal_task_queue,
+    )
+    failure = await failure_of(handle)
+    assert failure.type == "InvalidDefinition"
+    assert "node 'b', field 'type'" in failure.message

@@ -34,7 +34,14 @@ with workflow.unsafe.imports_passed_through():
         TransformParams,
     )
     from workflows.contract import NodeInput, NodeResult
-    from workflows.definition import Defaults, Definition, Node, RetrySpec, upstream_map
+    from workflows.definition import (
+        Defaults,
+        Definition,
+        Node,
+        RetrySpec,
+        find_issues,
+        upstream_map,
+    )
     from workflows.durations import parse_duration
 
 NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
@@ -228,13 +235,23 @@ class DagRunner:
         return params
 
     async def _execute(self, node: Node, params: dict[str, Any]) -> NodeResult:
-        if node.type == "delay":
-            return await self._delay(params)
-        if node.type == "approval":
-            return await self._approval(node, params)
-        if node.type == "foreach":
-            return await self._foreach(node, params)
-        return await self._activity(node, params)
+        """Run a node that waits; any error it meets becomes that node's failure.
+
+        An exception escaping into the workflow task would make Temporal retry the task
+        forever and leave the run hanging, so only nondeterminism is let through.
+        """
+        try:
+            if node.type == "delay":
+                return await self._delay(params)
+            if node.type == "approval":
+                return await self._approval(node, params)
+            if node.type == "foreach":
+                return await self._foreach(node, params)
+            return await self._activity(node, params)
+        except (NodeFailed, workflow.NondeterminismError):
+            raise
+        except Exception as error:
+            raise NodeFailed(f"{type(error).__name__}: {error}", "InternalError") from None
 
     async def _collect_finished(
         self, running: dict[asyncio.Task[NodeResult], Node]
@@ -418,6 +435,11 @@ class DagWorkflow:
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
         definition = run_input.definition
+        issues = find_issues(definition)
+        if issues:
+            self._state.status = "failed"
+            self._state.error = "invalid definition: " + "; ".join(map(str, issues))
+            raise ApplicationError(self._state.error, type="InvalidDefinition", non_retryable=True)
         info = workflow.info()
         context = {
             "inputs": run_input.inputs,
