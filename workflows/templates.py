@@ -2,37 +2,44 @@
 
 Templates are Jinja2, written by users, and rendered inside Temporal's workflow sandbox, so
 everything here is pure and deterministic: no I/O, clock, randomness or threads. Jinja's
-`ImmutableSandboxedEnvironment` already refuses Python internals (`__class__`, `__globals__`,
-mutation of data); on top of it this module bounds what a template may cost:
+`ImmutableSandboxedEnvironment` refuses Python internals (`__class__`, `__globals__`, ...) and
+mutation of data; on top of it this module bounds what a template may cost:
 
-- size: no string, list or dict built by the template, no output value and no rendered text
-  may exceed `MAX_OUTPUT_CHARS`. Amplifying operations (`*`, `**`, `+`, `%`, `~`, `format`,
-  `replace`, `join`, `indent`, ...) are checked *before* they allocate;
+- size: no string, list or dict a template builds, no value it prints and no rendered text may
+  exceed `MAX_OUTPUT_CHARS`. A value's size counts shared parts every time they would be
+  printed, so `[[s] * 1000] * 1000` is as big as its text. Amplifying operations (`*`, `**`,
+  `+`, `%`, `~`, `format`, `replace`, `join`, `indent`, ...) are checked *before* they run;
 - loops: at most `MAX_LOOP_ITERATIONS` `{% for %}` iterations per render, over all loops;
-- work: every operator, filter, test, call, lookup, comparison and loop iteration draws on a
-  per-render budget of `MAX_WORK` units (about 10 ns each), so CPU is bounded without a clock.
+- nesting: of source brackets and blocks, of values, and of macro calls, is limited by our own
+  counters (`MAX_SOURCE_NESTING`, `MAX_NESTING`, `MAX_CALL_DEPTH`) well before Python's
+  recursion limit, so a template fails the same way whatever the stack it is rendered from;
+- work: every operator, filter, test, call, lookup, comparison, loop iteration and character
+  or item copied, compared or measured draws on a per-render budget of `MAX_WORK` units (each
+  roughly 10 ns of CPU), so CPU time is bounded without a clock and stays deterministic.
 
-`{% for %}` iterables, `~` concatenations and comparison operands are routed to the budget by
-rewriting the parsed template (`_Environment._parse`); the rest goes through the sandbox's
-hooks (`call`, `call_binop`, `getattr`, `getitem`, `finalize`, `concat`) and wrapped filters.
+Literals, `{% for %}` iterables, `~` and comparisons reach the budget because `_Hardener`
+rewrites each parsed template to call `_Guards`; everything else goes through the sandbox's
+hooks (`call`, `call_binop`, `getattr`, `getitem`, `finalize`, `concat`) and wrapped filters
+and tests. The budget of the render in progress lives in a ContextVar.
 """
 
 import functools
 import math
+import operator
 import re
 import types
-from collections import abc, deque
+from collections import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2 import Template as JinjaTemplate
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.ext import Extension
-from jinja2.filters import make_attrgetter, sync_do_sum
+from jinja2.filters import do_batch, make_attrgetter, sync_do_sum
 from jinja2.runtime import Context, LoopContext, Macro, Undefined, missing
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import (
@@ -48,7 +55,7 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import EscapeFormatter, Markup
 
 MAX_OUTPUT_CHARS = 1_000_000
-"""Rendered text, and any value a template builds or outputs (strings: characters)."""
+"""Rendered text, and any value a template builds or prints (its size, as described above)."""
 MAX_RANGE = 10_000
 """Items in one `range()`."""
 MAX_LOOP_ITERATIONS = 100_000
@@ -56,17 +63,26 @@ MAX_LOOP_ITERATIONS = 100_000
 MAX_FORMAT_WIDTH = 10_000
 """Widths and precisions in `%` and `str.format` format specs."""
 MAX_POWER_EXPONENT = 100
-"""Largest integer exponent of an integer `**`."""
+"""Largest exponent of an integer `**`."""
 MAX_INT_BITS = 10_000
-"""Largest integer a `*` or `**` may produce or a native result may hold (about 3,000 digits)."""
+"""Largest integer that `*` or `**` may produce or a native result may hold (~3,000 digits)."""
 MAX_NESTING = 100
-"""Deepest nesting of a native (non-text) result."""
+"""Deepest nesting of a value a template builds, prints, compares or returns."""
+MAX_CALL_DEPTH = 30
+"""Deepest nesting of calls: macros calling macros, recursive loops."""
+MAX_SOURCE_NESTING = 20
+"""Deepest nesting of brackets and blocks in a template's source."""
 MAX_WORK = 50_000_000
-"""Work units per render: costs below, plus one per character or item built or compared."""
+"""Work units per render (see the module docstring)."""
 
-_STEP_COST = 50  # an operator, filter, test, comparison or loop iteration
-_CALL_COST = 500  # a macro or method call
-_LOOKUP_COST = 10  # an attribute or item lookup
+_ITERATION_COST = 100  # a loop iteration
+_LOOKUP_COST = 100  # an attribute or item lookup
+_STEP_COST = 200  # an operator, filter, test, comparison, slice or literal
+_CALL_COST = 2_000  # a macro or method call
+_VISIT_COST = 50  # measuring one element of a container
+_ELEMENT_COST = 4  # comparing one element of a list with another value
+_MEMO_MIN_SIZE = 256  # remember the size of containers at least this big
+_FLOAT_SIZE = 8  # printed characters of a typical float
 _MAX_JSON_INDENT = 16
 
 
@@ -74,86 +90,35 @@ class TemplateError(Exception):
     """A template failed to parse or render. str(e) is a one-line human message (no traceback),
     e.g. "inputs has no attribute 'foo'" or "line 1: unexpected '}'".
 
-    `location` names where in a rendered value the failing string sits ("headers.Authorization",
-    "items[2]"; "" for the value itself)."""
+    `location` says where in the value given to `render_value` the failing string sits
+    ("headers.Authorization", "items[2]"; "" for the value itself)."""
 
     def __init__(self, message: str, location: str = "") -> None:
         super().__init__(message)
         self.location = location
 
 
-# --- measuring and budgeting -------------------------------------------------------------
-
-
-def _size(value: Any, limit: int) -> int:
-    """How big `value` is once printed or copied: characters of strings plus one per element,
-    counting shared elements every time. Stops as soon as the total exceeds `limit`."""
-    total = 0
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, int):
-            total += item.bit_length() // 3
-        elif isinstance(item, Undefined | LoopContext):
-            continue
-        elif isinstance(item, Namespace):
-            pending.append(item._Namespace__attrs)  # type: ignore[attr-defined]
-        elif isinstance(item, Mapping):
-            total += 1 + 2 * len(item)
-            if total <= limit:
-                pending.extend(item.keys())
-                pending.extend(item.values())
-        elif isinstance(item, abc.Collection):
-            total += 1 + len(item)
-            if total <= limit:
-                pending.extend(item)
-        if total > limit:
-            break
-    return total
-
-
-def _length(value: Any) -> int:
-    """The cost of scanning `value` once (str, list, tuple); 0 for anything else."""
-    return len(value) if isinstance(value, str | list | tuple) else 0
-
-
-def _too_big(what: str) -> TemplateError:
-    return TemplateError(f"{what} would exceed {MAX_OUTPUT_CHARS:,} characters")
-
-
-def _check_size(value: Any, what: str) -> int:
-    size = _size(value, MAX_OUTPUT_CHARS)
-    if size > MAX_OUTPUT_CHARS:
-        raise _too_big(what)
-    return size
-
-
-def _check_estimate(estimate: int, what: str) -> None:
-    if estimate > MAX_OUTPUT_CHARS:
-        raise _too_big(what)
+# --- the per-render budget ---------------------------------------------------------------
 
 
 class _Budget:
-    """What one `render_value` call has spent, and the root context (to name values)."""
+    """What one `render_value` call has spent, the sizes it has measured, and its context."""
 
     def __init__(self, context: Mapping[str, Any]) -> None:
         self.context = context
         self.work = 0
         self.loop_iterations = 0
+        self.call_depth = 0
         self.capture_native = False
         self.native: Any = missing
+        self._sizes: dict[int, tuple[Any, int, int]] = {}
 
     def charge(self, units: int) -> None:
         self.work += units
         if self.work > MAX_WORK:
             raise TemplateError(
-                f"template does too much work (more than {MAX_WORK:,} units); simplify it"
+                f"template does too much work (over {MAX_WORK:,} units in one render); simplify it"
             )
-
-    def remaining(self) -> int:
-        return max(MAX_WORK - self.work, 0)
 
     def counted(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Yield from `iterable`, counting every item against the loop and work budgets."""
@@ -163,8 +128,63 @@ class _Budget:
                 raise TemplateError(
                     f"loops ran more than {MAX_LOOP_ITERATIONS:,} iterations in one render"
                 )
-            self.charge(_STEP_COST)
+            self.charge(_ITERATION_COST)
             yield item
+
+    def container_size(self, container: Any) -> int:
+        return self._measured(container, 0)[0]
+
+    def _measured(self, container: Any, level: int) -> tuple[int, int]:
+        """The size and nesting depth of a container found `level` containers down. Templates
+        cannot change lists and dicts (the sandbox is immutable), so both are remembered by
+        identity, and a value built from shared parts is measured in time proportional to its
+        distinct parts."""
+        remembered = self._sizes.get(id(container))
+        if remembered is not None:
+            size, depth = remembered[1], remembered[2]
+        elif level >= MAX_NESTING:  # also stops at a namespace that contains itself
+            size, depth = 0, 1
+        elif isinstance(container, Namespace):  # mutable: measure its attributes every time
+            size, depth = self._measure(container._Namespace__attrs, level)  # type: ignore[attr-defined]
+        else:
+            size, depth = self._measure(container, level)
+            if size >= _MEMO_MIN_SIZE:
+                self._sizes[id(container)] = (container, size, depth)  # holding it keeps the id
+        if level + depth > MAX_NESTING:
+            raise TemplateError(f"a value is nested more than {MAX_NESTING} levels deep")
+        return size, depth
+
+    def _measure(self, container: Any, level: int) -> tuple[int, int]:
+        if isinstance(container, Mapping):
+            elements = 2 * len(container)
+            parts: Iterable[Any] = chain(container.keys(), container.values())
+        else:
+            elements = len(container)
+            parts = container
+        self.charge(_VISIT_COST * elements)
+        total = 2 + 2 * elements  # brackets, and a separator for each element
+        deepest = 0
+        for part in parts:
+            kind = type(part)
+            if kind is str:
+                total += len(part)
+            elif kind is int:
+                total += part.bit_length() // 3
+            elif kind is float:
+                total += _FLOAT_SIZE
+            elif kind is bool or part is None:
+                pass
+            elif _is_measured_container(part):
+                size, depth = self._measured(part, level + 1)
+                total += size
+                deepest = max(deepest, depth)
+            elif isinstance(part, Undefined):
+                str(part)  # raises the undefined error (its repr would print "Undefined")
+            else:
+                total += _size(part)
+            if total > MAX_WORK:
+                break
+        return min(total, MAX_WORK + 1), deepest + 1
 
 
 _ACTIVE_BUDGET: ContextVar[_Budget | None] = ContextVar("flowpilot_template_budget", default=None)
@@ -175,20 +195,116 @@ def _budget() -> _Budget:
     return _ACTIVE_BUDGET.get() or _Budget({})
 
 
-def _charge_comparison(value: Any, operator: str | None) -> None:
-    if operator in ("in", "notin") and isinstance(value, Mapping | abc.Set):
-        units = 1  # a hash lookup
-    else:
-        budget = _budget()
-        units = _size(value, budget.remaining() + 1)
-    _budget().charge(_STEP_COST + units)
+def _size(value: Any) -> int:
+    """About how long `value` is once printed (str() or JSON), counting shared parts each
+    time they occur. Above MAX_WORK the exact figure does not matter and is not computed."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, int):
+        return value.bit_length() // 3
+    if isinstance(value, float):
+        return _FLOAT_SIZE
+    if value is None or isinstance(value, Undefined | LoopContext):
+        return 0
+    if _is_measured_container(value):
+        return _budget().container_size(value)
+    return 0
+
+
+def _is_measured_container(value: Any) -> bool:
+    if isinstance(value, str | bytes | Undefined | LoopContext):
+        return False
+    return isinstance(value, list | tuple | dict | Namespace | Mapping | abc.Collection)
+
+
+def _too_big(what: str) -> TemplateError:
+    return TemplateError(f"{what} would exceed {MAX_OUTPUT_CHARS:,} characters")
+
+
+def _check_estimate(estimate: int, what: str) -> None:
+    if estimate > MAX_OUTPUT_CHARS:
+        raise _too_big(what)
+
+
+def _check_size(value: Any, what: str) -> int:
+    size = _size(value)
+    _check_estimate(size, what)
+    return size
+
+
+def _check_printable(value: Any, what: str) -> int:
+    """The size of `value`, which is about to be printed; refuses values that are too big, or
+    that would print a memory address (functions, classes, ...) and so not be deterministic."""
+    if _is_opaque(value):
+        raise TemplateError(f"cannot print a {type(value).__name__}; call it or pick a value")
+    return _check_size(value, what)
+
+
+_OPAQUE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)
+
+
+def _is_opaque(value: Any) -> bool:
+    return isinstance(value, _OPAQUE_TYPES) or type(value).__repr__ is object.__repr__
+
+
+def _length(value: Any) -> int:
+    """The cost of scanning `value` once: its length if it is a str, list, tuple or dict."""
+    return len(value) if isinstance(value, str | list | tuple | dict) else 0
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, list | tuple | dict | Namespace)
+
+
+# --- comparisons -------------------------------------------------------------------------
+
+_COMPARATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "in": lambda left, right: left in right,
+    "notin": lambda left, right: left not in right,
+}
+_COMPARISON_TESTS = {
+    **{name: "eq" for name in ("==", "eq", "equalto")},
+    **{name: "ne" for name in ("!=", "ne")},
+    **{name: "gt" for name in (">", "gt", "greaterthan")},
+    **{name: "gteq" for name in (">=", "ge")},
+    **{name: "lt" for name in ("<", "lt", "lessthan")},
+    **{name: "lteq" for name in ("<=", "le")},
+    "in": "in",
+}
+
+
+def _comparison_cost(left: Any, operator_name: str, right: Any) -> int:
+    """Roughly how many elements or characters `left <operator> right` will touch."""
+    if operator_name in ("in", "notin"):
+        if isinstance(right, str):
+            return len(right)
+        if isinstance(right, Mapping | abc.Set):
+            return 0 if isinstance(left, str) else _size(left)  # hashing
+        if isinstance(right, list | tuple):
+            return _ELEMENT_COST * len(right) + (_size(right) if _is_container(left) else 0)
+        return 0
+    if _is_container(left) and _is_container(right):
+        return min(_size(left), _size(right))
+    if isinstance(left, str) and isinstance(right, str):
+        return min(len(left), len(right))
+    return 0
+
+
+def _compare(left: Any, operator_name: str, right: Any) -> Any:
+    _budget().charge(_STEP_COST + _comparison_cost(left, operator_name, right))
+    return _COMPARATORS[operator_name](left, right)
 
 
 # --- operators ---------------------------------------------------------------------------
 
 _PERCENT_SPEC = re.compile(
-    r"%(?:\((?P<key>[^)]*)\))?[#0\- +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d+))?"
-    r"[hlL]?(?P<type>[a-zA-Z%])"
+    r"%(?:\([^)]*\))?[#0\- +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d+))?[hlL]?[a-zA-Z%]"
 )
 _FORMAT_SPEC_NUMBER = re.compile(r"\d+")
 
@@ -204,14 +320,13 @@ def _check_repetition(left: Any, right: Any) -> None:
         return
     sequence, count = (left, right) if isinstance(right, int) else (right, left)
     if isinstance(sequence, str | list | tuple) and isinstance(count, int) and count > 0:
-        unit = _size(sequence, MAX_OUTPUT_CHARS)
-        if unit * count > MAX_OUTPUT_CHARS or count > MAX_OUTPUT_CHARS:
+        if count > MAX_OUTPUT_CHARS or _size(sequence) * count > MAX_OUTPUT_CHARS:
             raise _too_big("the result of '*'")
 
 
 def _check_power(base: Any, exponent: Any) -> None:
     if not (_is_int(base) and _is_int(exponent)) or exponent <= 1:
-        return
+        return  # floats are constant-time; negative exponents give floats
     if exponent > MAX_POWER_EXPONENT:
         raise TemplateError(f"'**' exponents are limited to {MAX_POWER_EXPONENT}")
     if base.bit_length() * exponent > MAX_INT_BITS:
@@ -220,8 +335,7 @@ def _check_power(base: Any, exponent: Any) -> None:
 
 def _check_addition(left: Any, right: Any) -> None:
     if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
-        left_size = _size(left, MAX_OUTPUT_CHARS)
-        _check_estimate(left_size + _size(right, MAX_OUTPUT_CHARS), "the result of '+'")
+        _check_estimate(_size(left) + _size(right), "the result of '+'")
 
 
 def _check_width(number: str, what: str) -> None:
@@ -242,10 +356,10 @@ def _check_percent_format(text: str, values: Any) -> None:
                 widest = max(widest, int(number))
         fields += 1
     if isinstance(values, tuple):
-        value_size = sum(_size(value, MAX_OUTPUT_CHARS) for value in values)
+        values_size = sum(_size(value) for value in values)
     else:  # one value, or a mapping that every field may print in full
-        value_size = _size(values, MAX_OUTPUT_CHARS) * max(fields, 1)
-    _check_estimate(len(text) + fields * widest + value_size, "the result of '%'")
+        values_size = _size(values) * max(fields, 1)
+    _check_estimate(len(text) + fields * widest + values_size, "the result of '%'")
 
 
 def _check_modulo(left: Any, right: Any) -> None:
@@ -265,7 +379,7 @@ _BINOP_CHECKS: dict[str, Callable[[Any, Any], None]] = {
 
 
 class _CappedFormatterMixin:
-    """Checks every field of a `str.format` call: spec widths, and the running length."""
+    """Checks every field of a `str.format` call: its spec's widths, and the running length."""
 
     _produced = 0
 
@@ -276,7 +390,7 @@ class _CappedFormatterMixin:
     def format_field(self, value: Any, format_spec: str) -> Any:
         for number in _FORMAT_SPEC_NUMBER.findall(format_spec):
             _check_width(number, "format()")
-        _check_size(value, "a format() field")
+        _check_printable(value, "a format() field")
         text = super().format_field(value, format_spec)  # type: ignore[misc]
         self._produced += len(text)
         _check_estimate(self._produced, "the result of format()")
@@ -292,11 +406,12 @@ class _CappedEscapeFormatter(_CappedFormatterMixin, SandboxedFormatter, EscapeFo
 
 
 class _FormatMethod:
-    """`some_string.format` / `.format_map` as seen by templates (see `wrap_str_format`)."""
+    """`some_string.format` / `.format_map` as templates see them (see `wrap_str_format`)."""
 
     def __init__(self, env: "_Environment", text: str, is_format_map: bool) -> None:
+        self._formatter: SandboxedFormatter
         if isinstance(text, Markup):
-            self._formatter: SandboxedFormatter = _CappedEscapeFormatter(env, escape=text.escape)
+            self._formatter = _CappedEscapeFormatter(env, escape=text.escape)
         else:
             self._formatter = _CappedFormatter(env)
         self._text = text
@@ -313,17 +428,19 @@ class _FormatMethod:
         return type(self._text)(self._formatter.vformat(self._text, args, kwargs))
 
 
-# --- calls and methods -------------------------------------------------------------------
+# --- calls -------------------------------------------------------------------------------
+
+_CALL_INTERNALS = ("_loop_vars", "_block_vars")  # Jinja adds these to calls in loops/blocks
 
 
-def _check_int_arguments(args: Iterable[Any], what: str) -> None:
-    for value in args:
+def _check_int_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> None:
+    for value in chain(args, kwargs.values()):
         if _is_int(value) and value > MAX_OUTPUT_CHARS:
             raise TemplateError(f"{what}: arguments are limited to {MAX_OUTPUT_CHARS:,}")
 
 
 def _materialized(items: Iterable[Any]) -> list[Any]:
-    """`items` as a list, refusing more than the size cap allows."""
+    """`items` as a list, refusing more items than the size cap allows."""
     result = list(islice(items, MAX_OUTPUT_CHARS + 1))
     if len(result) > MAX_OUTPUT_CHARS:
         raise _too_big("a list")
@@ -333,7 +450,7 @@ def _materialized(items: Iterable[Any]) -> list[Any]:
 def _estimate_replace(text: str, old: Any, new: Any, count: Any = -1) -> int:
     old, new = str(old), str(new)
     matches = text.count(old) if old else len(text) + 1
-    if isinstance(count, int) and count >= 0:
+    if _is_int(count) and count >= 0:
         matches = min(matches, count)
     return len(text) + matches * max(len(new) - len(old), 0)
 
@@ -362,22 +479,9 @@ def _checked_str_join(separator: str, items: Iterable[Any]) -> str:
     return separator.join(parts)
 
 
-_CALL_INTERNALS = ("_loop_vars", "_block_vars")  # passed by Jinja to every call in a loop/block
-
-
 def _callable_name(function: Any) -> str:
     name = getattr(function, "__name__", None) or getattr(function, "name", None)
     return name if isinstance(name, str) else type(function).__name__
-
-
-def _takes_sizes(function: Any) -> bool:
-    """Whether int arguments of `function` may be sizes (so are capped), not data."""
-    if isinstance(function, Macro | _FormatMethod | LoopContext):
-        return False
-    if any(function is known for known in (dict, Namespace, Cycler, Joiner, _capped_range)):
-        return False
-    owner = getattr(function, "__self__", None)
-    return not isinstance(owner, Mapping | list | tuple | LoopContext | Cycler)
 
 
 def _capped_range(*args: int) -> range:
@@ -391,6 +495,18 @@ def _capped_range(*args: int) -> range:
     return numbers
 
 
+_DATA_CALLABLES = (dict, Namespace, Cycler, Joiner, _capped_range)
+
+
+def _takes_sizes(function: Any, owner: Any) -> bool:
+    """Whether int arguments of `function` may be sizes (so are capped), rather than data."""
+    if isinstance(function, Macro | _FormatMethod | LoopContext):
+        return False
+    if any(function is known for known in _DATA_CALLABLES):
+        return False
+    return not isinstance(owner, dict | list | tuple | LoopContext | Cycler)
+
+
 # --- filters and tests -------------------------------------------------------------------
 
 _REMOVED_FILTERS = ("random", "pprint", "urlize", "slice")  # non-deterministic, or risky
@@ -401,15 +517,12 @@ _DATA_FILTERS = frozenset(
 _CONSTANT_TIME_FILTERS = frozenset(
     {"length", "count", "first", "last", "default", "d", "attr", "abs", "round", "safe"}
 )
-_SCAN_COST_PER_ITEM = {"wordwrap": 50, "urlencode": 10, "sort": 20, "dictsort": 20}
+_SCAN_COST = {"wordwrap": 50, "batch": 20, "xmlattr": 20, "urlencode": 10, "striptags": 5}
+_COMPARING_FILTERS = frozenset({"sort", "dictsort", "unique", "min", "max", "groupby"})
 _STRINGIFYING_FILTERS = frozenset(
     {"capitalize", "center", "e", "escape", "forceescape", "indent", "lower", "replace"}
     | {"safe", "string", "striptags", "title", "tojson", "trim", "truncate", "upper"}
     | {"urlencode", "wordcount", "wordwrap", "xmlattr"}
-)
-_COMPARISON_TESTS = frozenset(
-    {"==", "!=", "<", "<=", ">", ">=", "eq", "ne", "lt", "le", "gt", "ge", "in"}
-    | {"equalto", "greaterthan", "lessthan"}
 )
 
 
@@ -429,7 +542,7 @@ def _estimate_wordwrap(
     """Two consecutive wrapped lines hold more than `width` characters together."""
     text = str(text)
     lines = 2 * len(text) // max(width if _is_int(width) else 1, 1) + text.count("\n") + 2
-    return len(text) + lines * len(str(wrapstring) if wrapstring is not None else "\n")
+    return len(text) + lines * len("\n" if wrapstring is None else str(wrapstring))
 
 
 def _estimate_replace_filter(text: Any, old: Any, new: Any, count: Any = None) -> int:
@@ -443,7 +556,14 @@ def _estimate_tojson(value: Any, indent: Any = None) -> int:
     return 0
 
 
+def _estimate_batch(value: Any, linecount: Any, fill_with: Any = None) -> int:
+    if fill_with is None or not _is_int(linecount):
+        return 0
+    return _length(value) + linecount * (1 + _size(fill_with))
+
+
 _FILTER_ESTIMATES: dict[str, Callable[..., int]] = {
+    "batch": _estimate_batch,
     "indent": _estimate_indent,
     "wordwrap": _estimate_wordwrap,
     "replace": _estimate_replace_filter,
@@ -453,14 +573,16 @@ _FILTER_ESTIMATES: dict[str, Callable[..., int]] = {
 
 @pass_environment
 def _join_filter(environment: Any, value: Iterable[Any], d: Any = "", attribute: Any = None) -> str:
-    """`join`, stringifying and counting one item at a time instead of all at once."""
+    """`join`, printing and counting one item at a time rather than all at once."""
     separator = str(d)
     if attribute is not None:
         value = map(make_attrgetter(environment, attribute), value)
+    budget = _budget()
     parts: list[str] = []
     produced = 0
     for item in value:
-        _check_size(item, "a join() item")
+        budget.charge(_LOOKUP_COST)
+        _check_printable(item, "a join() item")
         part = str(item)
         produced += len(part) + len(separator)
         _check_estimate(produced, "the result of join()")
@@ -484,54 +606,70 @@ def _sum_filter(environment: Any, iterable: Any, attribute: Any = None, start: A
     return sync_do_sum(environment, iterable, attribute, start)
 
 
-def _call_with_pass_arg(
-    function: Callable[..., Any], context: Context, *args: Any, **kwargs: Any
-) -> Any:
-    """Call a Jinja filter or test with the first argument it asks for (context, env, ...)."""
+def _batch_filter(value: Iterable[Any], linecount: int, fill_with: Any = None) -> list[Any]:
+    """`batch`, as a list, so that the rows it builds are measured like any other value."""
+    return _materialized(do_batch(value, linecount, fill_with))
+
+
+def _with_pass_arg(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function(context, *args)` for a Jinja filter or test, handing it the first argument it
+    asks for (the context, eval context, environment, or nothing)."""
     pass_arg = _PassArg.from_obj(function)
     if pass_arg is _PassArg.context:
-        return function(context, *args, **kwargs)
+        return function
     if pass_arg is _PassArg.eval_context:
-        return function(context.eval_ctx, *args, **kwargs)
+        return lambda context, *args, **kwargs: function(context.eval_ctx, *args, **kwargs)
     if pass_arg is _PassArg.environment:
-        return function(context.environment, *args, **kwargs)
-    return function(*args, **kwargs)
+        return lambda context, *args, **kwargs: function(context.environment, *args, **kwargs)
+    return lambda context, *args, **kwargs: function(*args, **kwargs)
+
+
+def _filter_input_cost(name: str, value: Any) -> int:
+    if name in _CONSTANT_TIME_FILTERS:
+        return 0
+    if name in _COMPARING_FILTERS:
+        return _size(value) * max(_length(value).bit_length(), 1)
+    return _SCAN_COST.get(name, 1) * _length(value)
 
 
 def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    run = _with_pass_arg(function)
     estimate = _FILTER_ESTIMATES.get(name)
-    scan_cost = 0 if name in _CONSTANT_TIME_FILTERS else _SCAN_COST_PER_ITEM.get(name, 1)
+    caps_ints = name not in _DATA_FILTERS
+    stringifies = name in _STRINGIFYING_FILTERS
+    label = f"filter {name!r}"
+    result_label = f"the result of filter {name!r}"
 
     @pass_context
     def guarded(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
         budget = _budget()
-        budget.charge(_STEP_COST + scan_cost * _length(value))
-        if name not in _DATA_FILTERS:
-            _check_int_arguments((*args, *kwargs.values()), f"filter {name!r}")
-        if name in _STRINGIFYING_FILTERS and not isinstance(value, str):
+        budget.charge(_STEP_COST + _filter_input_cost(name, value))
+        if caps_ints and (args or kwargs):
+            _check_int_arguments(args, kwargs, label)
+        if stringifies and type(value) is not str:
             if isinstance(value, Undefined):
-                str(value)  # raises the undefined error, not a confusing one from the filter
-            _check_size(value, f"the input of filter {name!r}")
+                str(value)  # raises the undefined error, rather than a puzzling one later
+            _check_printable(value, f"the input of {label}")
         if estimate is not None:
-            _check_estimate(estimate(value, *args, **kwargs), f"the result of filter {name!r}")
-        result = _call_with_pass_arg(function, context, value, *args, **kwargs)
-        budget.charge(_check_size(result, f"the result of filter {name!r}"))
+            _check_estimate(estimate(value, *args, **kwargs), result_label)
+        result = run(context, value, *args, **kwargs)
+        budget.charge(_check_size(result, result_label))
         return result
 
     return guarded
 
 
 def _guarded_test(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    is_comparison = name in _COMPARISON_TESTS
+    run = _with_pass_arg(function)
+    comparison = _COMPARISON_TESTS.get(name)
 
     @pass_context
     def guarded(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
-        _budget().charge(_STEP_COST)
-        if is_comparison:
-            _charge_comparison(value, None)
-            for argument in args:
-                _charge_comparison(argument, "in" if name == "in" else None)
-        return _call_with_pass_arg(function, context, value, *args, **kwargs)
+        cost = _STEP_COST
+        if comparison is not None and args:
+            cost += _comparison_cost(value, comparison, args[0])
+        _budget().charge(cost)
+        return run(context, value, *args, **kwargs)
 
     return guarded
 
@@ -545,21 +683,41 @@ class _Guards(Extension):
     def loop(self, iterable: Iterable[Any]) -> Iterator[Any]:
         return _budget().counted(iterable)
 
+    def literal(self, value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> Any:
+        budget = _budget()
+        budget.charge(_STEP_COST + len(value))
+        _check_size(value, "a list or dict literal")
+        if isinstance(value, dict):  # hashing a tuple key costs its size, every time
+            budget.charge(sum(_size(key) for key in value if isinstance(key, tuple)))
+        return value
+
+    def slice(self, sequence: Any, start: Any, stop: Any, step: Any) -> Any:
+        result = sequence[start:stop:step]
+        _budget().charge(_STEP_COST + _length(result))
+        return result
+
     def concat(self, *parts: Any) -> str:
         produced = 0
         for part in parts:
-            produced += len(part) if isinstance(part, str) else _size(part, MAX_OUTPUT_CHARS)
+            produced += len(part) if isinstance(part, str) else _check_printable(part, "'~'")
             _check_estimate(produced, "the result of '~'")
         _budget().charge(_STEP_COST + produced)
         return "".join(map(str, parts))
 
-    def operand(self, value: Any, operator: str | None) -> Any:
-        _charge_comparison(value, operator)
-        return value
+    def compare(self, left: Any, *operations: Any) -> Any:
+        """`left op1 right1 op2 right2 ...` as Python chains it (operands all evaluated)."""
+        result: Any = True
+        for operator_name, right in zip(operations[::2], operations[1::2], strict=True):
+            result = _compare(left, operator_name, right)
+            if not result:
+                return result
+            left = right
+        return result
 
 
 class _Hardener(NodeTransformer):
-    """Routes loops, `~` and comparisons through `_Guards`, and refuses template loading."""
+    """Routes literals, loops, `~` and comparisons through `_Guards`; refuses loading other
+    templates (there are none)."""
 
     def _guard(self, hook: str, node: nodes.Node, *args: nodes.Expr) -> nodes.Call:
         target = nodes.ExtensionAttribute(_Guards.identifier, hook, lineno=node.lineno)
@@ -570,16 +728,32 @@ class _Hardener(NodeTransformer):
         node.iter = self._guard("loop", node, node.iter)
         return node
 
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        node = self.generic_visit(node)
+        if not isinstance(node.arg, nodes.Slice):
+            return node  # plain subscripts go through the sandbox's getitem
+        bounds = [node.arg.start, node.arg.stop, node.arg.step]
+        none = nodes.Const(None, lineno=node.lineno)
+        return self._guard("slice", node, node.node, *[bound or none for bound in bounds])
+
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         node = self.generic_visit(node)
         return self._guard("concat", node, *node.nodes)
 
     def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
         node = self.generic_visit(node)
-        node.expr = self._guard("operand", node, node.expr, nodes.Const(None))
+        operations: list[nodes.Expr] = []
         for operand in node.ops:
-            operand.expr = self._guard("operand", node, operand.expr, nodes.Const(operand.op))
-        return node
+            operations += [nodes.Const(operand.op, lineno=node.lineno), operand.expr]
+        return self._guard("compare", node, node.expr, *operations)
+
+    def _literal(self, node: nodes.Node) -> nodes.Node:
+        node = self.generic_visit(node)
+        if getattr(node, "ctx", "load") != "load":  # an assignment target: a, b = ...
+            return node
+        return self._guard("literal", node, node)
+
+    visit_List = visit_Tuple = visit_Dict = _literal
 
     def _refuse(self, node: nodes.Node) -> nodes.Node:
         keyword = type(node).__name__.lower().replace("fromimport", "from ... import")
@@ -592,13 +766,11 @@ class _Hardener(NodeTransformer):
 
 
 def _describe(obj: Any) -> str:
-    """A name for `obj` in messages: its path in the render context if it is there."""
+    """A name for `obj` in messages: its path in the render context (`nodes.a.output`), if it
+    can be found there quickly, else its type."""
     budget = _ACTIVE_BUDGET.get()
-    pending: deque[tuple[str, Any]] = deque(budget.context.items() if budget else ())
-    for _visited in range(10_000):
-        if not pending:
-            break
-        path, value = pending.popleft()
+    pending = list(budget.context.items()) if budget else []
+    for path, value in islice(iter(pending), 10_000):  # `pending` grows while we iterate
         if value is obj:
             return path
         if isinstance(value, Mapping) and path.count(".") < 6:
@@ -625,14 +797,13 @@ class _Undefined(StrictUndefined):
         return f"{owner} has no element {self._undefined_name!r}"
 
 
-def _is_opaque(value: Any) -> bool:
-    """Functions, classes and objects whose text would show a memory address."""
-    callable_types = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)
-    return isinstance(value, callable_types) or type(value).__repr__ is object.__repr__
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, tuple, Markup})
 
 
 def _plain(value: Any) -> Any:
     """Lazy sequences (generators from filters, dict views, ranges) as lists."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, Iterator) and not isinstance(value, LoopContext):
         return _materialized(value)
     if isinstance(value, abc.MappingView | range):
@@ -650,14 +821,12 @@ def _finalize(context: Context, value: Any) -> Any:
     if budget.capture_native:
         budget.native = value
         return ""
-    if _is_opaque(value):
-        raise TemplateError(f"cannot print a {type(value).__name__}; call it or pick a value")
-    budget.charge(_check_size(value, "an output value"))
+    budget.charge(_check_printable(value, "a printed value"))
     return value
 
 
 def _capped_concat(parts: Iterable[str]) -> str:
-    """Joins macro, block and `{% set %}` bodies: refuses oversize text before allocating it."""
+    """Joins macro, block and `{% set %}` bodies; refuses oversize text before allocating it."""
     pieces = list(parts)
     produced = sum(map(len, pieces))
     _check_estimate(produced, "a macro or block body")
@@ -673,11 +842,13 @@ class _Environment(ImmutableSandboxedEnvironment):
             undefined=_Undefined, autoescape=False, finalize=_finalize, extensions=[_Guards]
         )
         self.concat = _capped_concat  # type: ignore[method-assign]
-        self.globals.pop("lipsum", None)
+        self.globals.pop("lipsum", None)  # random
         self.globals["range"] = _capped_range
         for name in _REMOVED_FILTERS:
             self.filters.pop(name, None)
-        self.filters.update(join=_join_filter, format=_format_filter, sum=_sum_filter)
+        self.filters.update(
+            join=_join_filter, format=_format_filter, sum=_sum_filter, batch=_batch_filter
+        )
         self.filters = {name: _guarded_filter(name, f) for name, f in self.filters.items()}
         self.tests = {name: _guarded_test(name, test) for name, test in self.tests.items()}
 
@@ -691,7 +862,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         budget.charge(_STEP_COST)
         _BINOP_CHECKS[operator](left, right)
         result = self.binop_table[operator](left, right)
-        budget.charge(_check_size(result, f"the result of {operator!r}"))
+        budget.charge(_length(result))
         return result
 
     def call(self, context: Context, function: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -700,13 +871,13 @@ class _Environment(ImmutableSandboxedEnvironment):
         if isinstance(owner, _Guards):
             return function(*args, **arguments)
         budget = _budget()
-        budget.charge(_CALL_COST + _length(owner))
+        budget.charge(_CALL_COST + (_length(owner) if not isinstance(owner, dict) else 0))
         name = _callable_name(function)
         if isinstance(owner, str) and name in ("format", "format_map"):
-            function = self.wrap_str_format(function) or function  # e.g. via |attr('format')
-        if _takes_sizes(function):
-            _check_int_arguments((*args, *arguments.values()), f"{name}()")
-        if isinstance(function, LoopContext) and args:  # a recursive loop's `loop(children)`
+            function = self.wrap_str_format(function) or function  # e.g. from |attr('format')
+        if _takes_sizes(function, owner) and (args or arguments):
+            _check_int_arguments(args, arguments, f"{name}()")
+        if isinstance(function, LoopContext) and args:  # `loop(children)` in a recursive loop
             args = (budget.counted(args[0]), *args[1:])
         if isinstance(owner, str) and name == "join" and len(args) == 1:
             result: Any = _checked_str_join(owner, args[0])
@@ -714,8 +885,20 @@ class _Environment(ImmutableSandboxedEnvironment):
             if isinstance(owner, str) and name in _STR_METHOD_ESTIMATES:
                 estimate = _STR_METHOD_ESTIMATES[name](owner, *args, **arguments)
                 _check_estimate(estimate, f"the result of {name}()")
-            result = super().call(context, function, *args, **kwargs)
-        budget.charge(_check_size(result, f"the result of {name}()"))
+            if budget.call_depth >= MAX_CALL_DEPTH:
+                raise TemplateError(
+                    f"calls are nested more than {MAX_CALL_DEPTH} deep "
+                    "(a macro or recursive loop calling itself?)"
+                )
+            budget.call_depth += 1
+            try:
+                result = super().call(context, function, *args, **kwargs)
+            finally:
+                budget.call_depth -= 1
+        size = _size(result)
+        if size > MAX_OUTPUT_CHARS:
+            raise _too_big(f"the result of {name}()")
+        budget.charge(size)
         return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -725,12 +908,8 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        budget = _budget()
-        budget.charge(_LOOKUP_COST)
-        result = super().getitem(obj, argument)
-        if isinstance(argument, slice):
-            budget.charge(_length(result))
-        return result
+        _budget().charge(_LOOKUP_COST)
+        return super().getitem(obj, argument)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         if not isinstance(value, types.MethodType | types.BuiltinMethodType):
@@ -750,15 +929,15 @@ _ENV = _Environment()
 class _Compiled:
     template: JinjaTemplate
     single_expression: bool
-    """The whole source is one `{{ expression }}` (give or take whitespace): keep its type."""
-
-
-def _syntax_message(error: TemplateSyntaxError) -> str:
-    return _one_line(f"line {error.lineno}: {error.message}")
+    """The source is one `{{ expression }}` (give or take whitespace): keep its type."""
 
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+def _syntax_message(error: TemplateSyntaxError) -> str:
+    return _one_line(f"line {error.lineno}: {error.message}")
 
 
 def _is_single_expression(template: nodes.Template) -> bool:
@@ -769,8 +948,44 @@ def _is_single_expression(template: nodes.Template) -> bool:
     return len(children) - len(data) == 1 and all(not child.data.strip() for child in data)
 
 
+_BLOCK_OPENERS = frozenset({"for", "if", "macro", "call", "filter", "with", "block", "autoescape"})
+
+
+def _check_nesting(source: str) -> None:
+    """Refuse deeply nested sources before Jinja's recursive parser sees them, so that they
+    fail the same way whatever the depth of the Python stack we are called from."""
+    depth = 0
+    statement: list[str] = []  # the tokens of the `{% ... %}` being read
+    for line, kind, value in _ENV.lex(source):
+        if kind == "whitespace":
+            continue
+        if kind == "block_begin":
+            statement = [kind]
+        elif statement:
+            statement.append(value)
+            if kind == "block_end":
+                depth += _block_nesting(statement[1:-1])
+                statement = []
+        if kind == "operator" and value in "([{)]}":
+            depth += 1 if value in "([{" else -1
+        depth = max(depth, 0)
+        if depth > MAX_SOURCE_NESTING:
+            raise TemplateError(f"line {line}: the template is nested too deeply")
+
+
+def _block_nesting(words: list[str]) -> int:
+    """+1 for a statement that opens a block, -1 for one that closes one, else 0."""
+    keyword = words[0] if words else ""
+    if keyword in _BLOCK_OPENERS or (keyword == "set" and "=" not in words):
+        return 1
+    if keyword.startswith("end") and (keyword[3:] in _BLOCK_OPENERS or keyword == "endset"):
+        return -1
+    return 0
+
+
 def _parse(source: str) -> nodes.Template:
     try:
+        _check_nesting(source)
         return _ENV.parse(source)
     except TemplateSyntaxError as error:
         raise TemplateError(_syntax_message(error)) from None
@@ -796,27 +1011,29 @@ def _compile(source: str) -> _Compiled:
 def _json_compatible(value: Any, depth: int = 0) -> Any:
     """A native result as JSON data: tuples and lazy sequences become lists."""
     if depth > MAX_NESTING:
-        raise TemplateError(f"result is nested more than {MAX_NESTING} levels deep")
+        raise TemplateError(f"the result is nested more than {MAX_NESTING} levels deep")
     value = _plain(value)
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, Undefined):
+        str(value)  # raises the undefined error
     if isinstance(value, str):
         return str(value)
     if isinstance(value, int):
         if value.bit_length() > MAX_INT_BITS:
-            raise TemplateError(f"result is an integer over {MAX_INT_BITS:,} bits")
+            raise TemplateError(f"the result is an integer over {MAX_INT_BITS:,} bits")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise TemplateError(f"result {value} is not a JSON number")
+            raise TemplateError(f"the result {value} is not a JSON number")
         return value
     if isinstance(value, list | tuple):
         return [_json_compatible(item, depth + 1) for item in value]
     if isinstance(value, Mapping):
         if not all(isinstance(key, str) for key in value):
-            raise TemplateError("result is a dict with keys that are not strings")
+            raise TemplateError("the result is a dict with keys that are not strings")
         return {key: _json_compatible(item, depth + 1) for key, item in value.items()}
-    raise TemplateError(f"result is a {type(value).__name__}, not JSON data")
+    raise TemplateError(f"the result is a {type(value).__name__}, not JSON data")
 
 
 def _render_text(compiled: _Compiled, context: Mapping[str, Any]) -> str:
@@ -825,7 +1042,7 @@ def _render_text(compiled: _Compiled, context: Mapping[str, Any]) -> str:
     for chunk in compiled.template.generate(context):
         produced += len(chunk)
         if produced > MAX_OUTPUT_CHARS:
-            raise TemplateError(f"output exceeds {MAX_OUTPUT_CHARS:,} characters")
+            raise TemplateError(f"the output exceeds {MAX_OUTPUT_CHARS:,} characters")
         chunks.append(chunk)
     return "".join(chunks)
 
@@ -858,9 +1075,9 @@ def _render_error_message(error: Exception, source: str) -> str:
     if isinstance(error, TemplateError | JinjaError):
         message = str(error)
     elif isinstance(error, RecursionError):
-        message = "recursion is too deep (a macro or loop calling itself?)"
+        message = "recursion is too deep (a macro or loop calling itself, or a deep value)"
     elif isinstance(error, MemoryError):
-        message = "template ran out of memory"
+        message = "the template ran out of memory"
     else:
         message = f"{type(error).__name__}: {error}"
     line = _template_line(error)
@@ -916,13 +1133,13 @@ def is_template(value: str) -> bool:
 
 
 def check_syntax(source: str) -> None:
-    """Raise TemplateError (with the line) if `source` does not parse or compile, e.g. when it
-    uses an unknown filter."""
+    """Raise TemplateError (naming the line) if `source` does not parse or compile, e.g.
+    because it uses an unknown filter."""
     _compile(source)
 
 
 def referenced_names(source: str) -> set[str]:
-    """Top-level names `source` reads from its context (`inputs`, `nodes`, `item`...)."""
+    """Top-level names `source` reads from its context (`inputs`, `nodes`, `item`, ...)."""
     template = _parse(source)
     try:
         names = meta.find_undeclared_variables(template)
@@ -948,12 +1165,13 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     """Render every template string in a JSON-like `value`; dict keys are left alone.
 
     A string that is exactly one `{{ expression }}` keeps the expression's JSON type (a list
-    stays a list); any other template renders to a str. All failures raise TemplateError."""
+    stays a list); any other template renders to a str. Every failure raises TemplateError,
+    and one budget (work, loop iterations) covers the whole value."""
     budget = _Budget(context)
     token = _ACTIVE_BUDGET.set(budget)
     try:
         return _render_tree(value, context, budget, "")
     except RecursionError:
-        raise TemplateError("value is nested too deeply") from None
+        raise TemplateError("the value is nested too deeply") from None
     finally:
         _ACTIVE_BUDGET.reset(token)
