@@ -31,6 +31,7 @@ PASSTHROUGH_MODULES = (
     "workflows.cron",
     "workflows.definition",
     "workflows.durations",
+    "workflows.runner",
     "workflows.templates",
 )
 log = logging.getLogger("flowpilot.worker")

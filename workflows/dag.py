@@ -1,427 +1,41 @@
 """The interpreter: one Temporal workflow that runs any Flowpilot definition.
 
-`DagWorkflow` walks the definition's DAG. I/O nodes become activities scheduled by name
-(the node's `type`), pure nodes (`transform`, `delay`, `approval`) run right here in the
-workflow, and `foreach` hands batches of items to `ForeachBatchWorkflow` children. The
-same `DagRunner` executes the main graph, the `on_failure` handlers and each foreach item.
+`DagWorkflow` walks the definition's DAG with a `DagRunner` (workflows/runner.py). I/O
+nodes become activities scheduled by name (the node's `type`), pure nodes (`transform`,
+`delay`, `approval`) run right in the workflow, and `foreach` hands batches of items to
+`ForeachBatchWorkflow` children.
 """
 
 import asyncio
-from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    ChildWorkflowError,
-)
-from temporalio.exceptions import (
-    TimeoutError as TemporalTimeout,
-)
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field, ValidationError
-
     from workflows import templates
-    from workflows.catalog import (
-        NODE_TYPES,
-        ApprovalParams,
-        DelayParams,
-        ForeachParams,
-        TransformParams,
+    from workflows.definition import Defaults, Definition, Node, find_issues
+    from workflows.runner import (
+        FOREACH_BATCH_WORKFLOW,
+        ApprovalDecision,
+        BatchInput,
+        DagRunner,
+        Failure,
+        NodeState,
+        RunInput,
+        RunState,
+        gather_or_cancel,
+        item_output,
     )
-    from workflows.contract import NodeInput, NodeResult
-    from workflows.definition import (
-        Defaults,
-        Definition,
-        Node,
-        RetrySpec,
-        find_issues,
-        upstream_map,
-    )
-    from workflows.durations import parse_duration
 
-NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
-RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
-_SETTLED: set[str] = {"succeeded", "failed", "skipped"}
-_MAX_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
-
-
-class NodeState(BaseModel):
-    status: NodeStatus = "pending"
-    output: Any = None
-    error: str | None = None
-    error_type: str | None = None
-    attempts: int = 0
-    started_at: str | None = None
-    finished_at: str | None = None
-
-
-class RunInput(BaseModel):
-    definition: Definition
-    inputs: dict[str, Any] = Field(default_factory=dict)
-
-
-class RunState(BaseModel):
-    """What the `status` query answers and what a run returns when it ends."""
-
-    status: RunStatus = "running"
-    output: Any = None
-    error: str | None = None
-    nodes: dict[str, NodeState] = Field(default_factory=dict)
-
-
-class ApprovalDecision(BaseModel):
-    node_id: str
-    approved: bool
-    by: str = ""
-    comment: str = ""
-
-
-class BatchInput(BaseModel):
-    """One child workflow's share of a foreach: a slice of the items and how to run them."""
-
-    run_id: str
-    foreach_id: str
-    nodes: list[Node]
-    defaults: Defaults
-    items: list[Any]
-    first_index: int
-    concurrency: int
-    output: Any = None
-    context: dict[str, Any]
-
-
-class NodeFailed(Exception):
-    def __init__(self, message: str, error_type: str = "NodeFailed", attempts: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
-        self.attempts = attempts
-
-
-class Failure(BaseModel):
-    node: str
-    message: str
-    type: str
-
-
-class DagRunner:
-    """Runs one DAG of nodes to completion within a workflow.
-
-    `context` holds `inputs`, `run` and whatever the enclosing scope provides (`item`,
-    `index`, `error`, outputs of outer nodes under `nodes`). `states` is shared with the
-    caller so the `status` query sees progress live.
-    """
-
-    def __init__(
-        self,
-        nodes: list[Node],
-        defaults: Defaults,
-        context: dict[str, Any],
-        states: dict[str, NodeState],
-        *,
-        run_id: str,
-        key_prefix: str,
-        approvals: dict[str, ApprovalDecision],
-    ) -> None:
-        self.nodes = nodes
-        self.defaults = defaults
-        self.context = {**context, "nodes": dict(context.get("nodes", {}))}
-        self.states = states
-        self.run_id = run_id
-        self.key_prefix = key_prefix
-        self.approvals = approvals
-        self.upstream = upstream_map(nodes)
-        for node in nodes:
-            states.setdefault(node.id, NodeState())
-
-    async def run(self) -> Failure | None:
-        """Run every node; return the failure that stopped the graph, if any."""
-        pending = list(self.nodes)
-        running: dict[asyncio.Task[NodeResult], Node] = {}
-        try:
-            while True:
-                pending, failure = self._start_ready(pending, running)
-                if failure is None and not running:
-                    return None
-                if failure is None:
-                    failure = await self._collect_finished(running)
-                if failure is not None:
-                    await self._cancel(running)
-                    self._mark(pending, "cancelled")
-                    return failure
-        except asyncio.CancelledError:
-            await self._cancel(running)
-            self._mark(pending, "cancelled")
-            raise
-
-    def _start_ready(
-        self, pending: list[Node], running: dict[asyncio.Task[NodeResult], Node]
-    ) -> tuple[list[Node], Failure | None]:
-        """Skip, finish inline or start every node whose needs have settled.
-
-        Repeats until nothing changes, since a node skipped or finished inline may make
-        its dependents ready in the same workflow task.
-        """
-        progressed = True
-        while progressed:
-            progressed = False
-            for node in list(pending):
-                if not self._needs_settled(node):
-                    continue
-                runs_inline = node.type == "transform"
-                if not runs_inline and len(running) >= self.defaults.max_parallel:
-                    continue
-                pending.remove(node)
-                progressed = True
-                try:
-                    if self._should_skip(node):
-                        self._finish(node, "skipped")
-                    else:
-                        self._start(node, running)
-                except NodeFailed as failed:
-                    failure = self._fail(node, failed)
-                    if failure is not None:
-                        return pending, failure
-        return pending, None
-
-    def _needs_settled(self, node: Node) -> bool:
-        return all(self.states[need].status in _SETTLED for need in node.needs)
-
-    def _should_skip(self, node: Node) -> bool:
-        if node.needs:
-            skipped = [self.states[need].status == "skipped" for need in node.needs]
-            if all(skipped) if node.join == "any" else any(skipped):
-                return True
-        if node.when is None:
-            return False
-        try:
-            return not templates.render_value(node.when, self.context)
-        except templates.TemplateError as error:
-            raise NodeFailed(f"when: {error}", "TemplateError") from None
-
-    def _start(self, node: Node, running: dict[asyncio.Task[NodeResult], Node]) -> None:
-        """Begin a node: `transform` finishes right here, every other kind gets a task."""
-        state = self.states[node.id]
-        state.status = "running"
-        state.started_at = workflow.now().isoformat()
-        params = self._render_params(node)
-        if node.type == "transform":
-            self._finish(node, "succeeded", TransformParams.model_validate(params).value)
-        else:
-            running[asyncio.create_task(self._execute(node, params))] = node
-
-    def _render_params(self, node: Node) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        for name, value in node.params.items():
-            if node.type == "foreach" and name in ("nodes", "output"):
-                params[name] = value
-                continue
-            try:
-                params[name] = templates.render_value(value, self.context)
-            except templates.TemplateError as error:
-                raise NodeFailed(f"param '{name}': {error}", "TemplateError") from None
-        try:
-            NODE_TYPES[node.type].params_model.model_validate(params)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise NodeFailed(problems, "InvalidParams") from None
-        return params
-
-    async def _execute(self, node: Node, params: dict[str, Any]) -> NodeResult:
-        """Run a node that waits; any error it meets becomes that node's failure.
-
-        An exception escaping into the workflow task would make Temporal retry the task
-        forever and leave the run hanging, so only nondeterminism is let through.
-        """
-        try:
-            if node.type == "delay":
-                return await self._delay(params)
-            if node.type == "approval":
-                return await self._approval(node, params)
-            if node.type == "foreach":
-                return await self._foreach(node, params)
-            return await self._activity(node, params)
-        except (NodeFailed, workflow.NondeterminismError):
-            raise
-        except Exception as error:
-            raise NodeFailed(f"{type(error).__name__}: {error}", "InternalError") from None
-
-    async def _collect_finished(
-        self, running: dict[asyncio.Task[NodeResult], Node]
-    ) -> Failure | None:
-        done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
-        failure = None
-        for task in sorted(done, key=lambda t: self.nodes.index(running[t])):
-            node = running.pop(task)
-            try:
-                result: NodeResult = task.result()
-            except NodeFailed as failed:
-                failure = failure or self._fail(node, failed)
-                continue
-            self.states[node.id].attempts = result.attempt
-            self._finish(node, "succeeded", result.output)
-        return failure
-
-    def _fail(self, node: Node, failed: NodeFailed) -> Failure | None:
-        """Record a node failure; return it unless the node lets dependents go on."""
-        state = self.states[node.id]
-        state.error, state.error_type = failed.message, failed.error_type
-        state.attempts = max(state.attempts, failed.attempts)
-        if node.on_error == "continue":
-            self._finish(node, "failed", {"error": failed.message})
-            return None
-        self._finish(node, "failed")
-        return Failure(node=node.id, message=failed.message, type=failed.error_type)
-
-    def _finish(self, node: Node, status: NodeStatus, output: Any = None) -> None:
-        state = self.states[node.id]
-        state.status = status
-        state.output = output
-        state.finished_at = workflow.now().isoformat()
-        self.context["nodes"][node.id] = {"output": output, "status": status}
-
-    def _mark(self, nodes: list[Node], status: NodeStatus) -> None:
-        for node in nodes:
-            self.states[node.id].status = status
-
-    async def _cancel(self, running: dict[asyncio.Task[NodeResult], Node]) -> None:
-        for task in running:
-            task.cancel()
-        for task, node in running.items():
-            try:
-                await task
-            except BaseException:
-                pass
-            self.states[node.id].status = "cancelled"
-            self.states[node.id].finished_at = workflow.now().isoformat()
-        running.clear()
-
-    # -- node kinds ------------------------------------------------------------------
-
-    async def _activity(self, node: Node, params: dict[str, Any]) -> NodeResult:
-        node_input = NodeInput(
-            run_id=self.run_id,
-            node_id=node.id,
-            type=node.type,
-            params=params,
-            credential=node.credential,
-            idempotency_key=f"{self.key_prefix}{node.id}",
-        )
-        timeout = parse_duration(node.timeout or self.defaults.timeout)
-        retry_policy = _retry_policy(node.retry or self.defaults.retry)
-        try:
-            if node.mode == "local":
-                return await workflow.execute_local_activity(
-                    node.type,
-                    node_input,
-                    result_type=NodeResult,
-                    start_to_close_timeout=timeout,
-                    retry_policy=retry_policy,
-                )
-            return await workflow.execute_activity(
-                node.type,
-                node_input,
-                result_type=NodeResult,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=min(timeout, _MAX_HEARTBEAT_TIMEOUT),
-                retry_policy=retry_policy,
-            )
-        except ActivityError as error:
-            raise _node_failed_from(error, retry_policy) from None
-
-    async def _delay(self, params: dict[str, Any]) -> NodeResult:
-        duration = parse_duration(DelayParams.model_validate(params).duration)
-        await workflow.sleep(duration)
-        return NodeResult(output={"waited_seconds": duration.total_seconds()})
-
-    async def _approval(self, node: Node, params: dict[str, Any]) -> NodeResult:
-        spec = ApprovalParams.model_validate(params)
-        self.states[node.id].status = "waiting"
-        timed_out = False
-        try:
-            await workflow.wait_condition(
-                lambda: node.id in self.approvals, timeout=parse_duration(spec.timeout)
-            )
-            decision = self.approvals[node.id]
-        except TimeoutError:
-            timed_out = True
-            decision = ApprovalDecision(
-                node_id=node.id, approved=spec.timeout_decision == "approve", by="timeout"
-            )
-        self.states[node.id].status = "running"
-        output = {
-            "approved": decision.approved,
-            "by": decision.by,
-            "comment": decision.comment,
-            "timed_out": timed_out,
-        }
-        if not decision.approved and spec.on_reject == "fail":
-            reason = "no decision before the timeout" if timed_out else f"rejected by {decision.by}"
-            suffix = f": {decision.comment}" if decision.comment else ""
-            raise NodeFailed(f"approval {reason}{suffix}", "ApprovalRejected")
-        return NodeResult(output=output)
-
-    async def _foreach(self, node: Node, params: dict[str, Any]) -> NodeResult:
-        spec = ForeachParams.model_validate(params)
-        if not isinstance(spec.items, list):
-            kind = type(spec.items).__name__
-            raise NodeFailed(f"param 'items' must be a list, got {kind}", "InvalidParams")
-        body = [Node.model_validate(raw) for raw in spec.nodes]
-        batches = [
-            spec.items[start : start + spec.batch_size]
-            for start in range(0, len(spec.items), spec.batch_size)
-        ]
-        if not batches:
-            return NodeResult(output=[])
-        children_at_once = min(len(batches), spec.concurrency)
-        per_child = spec.concurrency // children_at_once
-        slots = asyncio.Semaphore(children_at_once)
-        parent_id = workflow.info().workflow_id
-
-        async def run_batch(number: int, items: list[Any]) -> list[Any]:
-            batch = BatchInput(
-                run_id=self.run_id,
-                foreach_id=f"{self.key_prefix}{node.id}",
-                nodes=body,
-                defaults=self.defaults,
-                items=items,
-                first_index=number * spec.batch_size,
-                concurrency=per_child,
-                output=spec.output,
-                context=self._outer_context(node),
-            )
-            async with slots:
-                return await workflow.execute_child_workflow(
-                    ForeachBatchWorkflow.run,
-                    batch,
-                    id=f"{parent_id}/{node.id}/{number}",
-                    result_type=list,
-                )
-
-        tasks = [asyncio.create_task(run_batch(n, items)) for n, items in enumerate(batches)]
-        try:
-            results = await _gather_or_cancel(tasks)
-        except ChildWorkflowError as error:
-            raise NodeFailed(_cause_message(error), "ForeachItemFailed") from None
-        return NodeResult(output=[output for batch in results for output in batch])
-
-    def _outer_context(self, node: Node) -> dict[str, Any]:
-        """What a foreach body may read: the inputs, the run, and this node's upstream."""
-        own_ids = {own.id for own in self.nodes}
-        visible = {
-            node_id: result
-            for node_id, result in self.context["nodes"].items()
-            if node_id in self.upstream[node.id] or node_id not in own_ids
-        }
-        outer = {k: v for k, v in self.context.items() if k not in ("item", "index", "nodes")}
-        return {**outer, "nodes": visible}
+__all__ = [
+    "ApprovalDecision",
+    "DagWorkflow",
+    "ForeachBatchWorkflow",
+    "NodeState",
+    "RunInput",
+    "RunState",
+]
 
 
 @workflow.defn
@@ -509,7 +123,7 @@ class DagWorkflow:
         await handlers.run()
 
 
-@workflow.defn
+@workflow.defn(name=FOREACH_BATCH_WORKFLOW)
 class ForeachBatchWorkflow:
     """Runs a foreach body for a slice of its items, a bounded number at a time."""
 
@@ -537,76 +151,11 @@ class ForeachBatchWorkflow:
                         non_retryable=True,
                     )
                 try:
-                    return _item_output(batch.nodes, batch.output, runner.context)
+                    return item_output(batch.nodes, batch.output, runner.context)
                 except templates.TemplateError as error:
                     raise ApplicationError(
                         f"item {index}: output: {error}", type="TemplateError", non_retryable=True
                     ) from None
 
         items = enumerate(batch.items, start=batch.first_index)
-        return await _gather_or_cancel([asyncio.create_task(run_item(i, it)) for i, it in items])
-
-
-async def _gather_or_cancel(tasks: Sequence[asyncio.Task[Any]]) -> list[Any]:
-    """Like gather, but the first failure cancels the other tasks and waits for them."""
-    try:
-        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await workflow.wait(tasks)
-    return [task.result() for task in tasks]
-
-
-def _retry_policy(spec: RetrySpec) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=parse_duration(spec.initial_interval),
-        backoff_coefficient=spec.backoff,
-        maximum_interval=parse_duration(spec.max_interval),
-        maximum_attempts=spec.max_attempts,
-        non_retryable_error_types=spec.non_retryable_errors or None,
-    )
-
-
-def _node_failed_from(error: ActivityError, policy: RetryPolicy) -> NodeFailed:
-    cause = error.cause
-    error_type = "ActivityError"
-    if isinstance(cause, ApplicationError) and cause.type:
-        error_type = cause.type
-    elif cause is not None:
-        error_type = type(cause).__name__
-    attempts = (
-        policy.maximum_attempts
-        if error.retry_state is not None and (error.retry_state.name == "MAXIMUM_ATTEMPTS_REACHED")
-        else 0
-    )
-    return NodeFailed(_cause_message(error), error_type, attempts)
-
-
-def _cause_message(error: BaseException) -> str:
-    """The message a person needs from a Temporal error chain.
-
-    That is the first application error (what our activities and child workflows raise)
-    or timeout in the chain; the wrappers around it only say where it happened.
-    """
-    current: BaseException | None = error
-    while current is not None:
-        if isinstance(current, ApplicationError):
-            return current.message
-        if isinstance(current, TemporalTimeout):
-            kind = current.type.name.lower().replace("_", "-") if current.type else "node"
-            return f"timed out ({kind} timeout)"
-        current = current.__cause__
-    return str(error) or type(error).__name__
-
-
-def _item_output(body: list[Node], template: Any, context: dict[str, Any]) -> Any:
-    """One foreach item's result: the `output` template, else the sink nodes' outputs."""
-    if template is not None:
-        return templates.render_value(template, context)
-    needed = {need for node in body for need in node.needs}
-    sinks = [node.id for node in body if node.id not in needed]
-    outputs = context["nodes"]
-    if len(sinks) == 1:
-        return outputs[sinks[0]]["output"]
-    return {sink: outputs[sink]["output"] for sink in sinks}
+        return await gather_or_cancel([asyncio.create_task(run_item(i, it)) for i, it in items])
