@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.dag import DagWorkflow, RunInput
     from workflows.definition import Defaults, validate_definition
     from workflows.durations import parse_duration
+    from workflows.runner import split_concurrency
 
 URL = "http://bench.invalid/noop"
 MEMORY_RUNS = 200
@@ -170,7 +171,7 @@ class ForeachBaseline:
     @workflow.run
     async def run(self, items: list[int], concurrency: int, batch_size: int) -> list[Any]:
         batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
-        children_at_once = min(len(batches), concurrency)
+        children_at_once, per_child = split_concurrency(len(batches), batch_size, concurrency)
         slots = asyncio.Semaphore(children_at_once)
         parent_id = workflow.info().workflow_id
 
@@ -178,7 +179,7 @@ class ForeachBaseline:
             async with slots:
                 return await workflow.execute_child_workflow(
                     BatchBaseline.run,
-                    args=[batch, concurrency // children_at_once],
+                    args=[batch, per_child],
                     id=f"{parent_id}/{number}",
                 )
 

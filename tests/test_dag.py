@@ -300,6 +300,34 @@ async def test_foreach_returns_every_output_in_item_order(client: Any, settings:
     assert result.output == [n * n for n in items]
 
 
+async def test_foreach_of_ten_thousand_items_keeps_every_history_small(
+    client: Any, settings: Settings
+) -> None:
+    handle = await start_run(
+        client,
+        settings,
+        definition(
+            {
+                "id": "each",
+                "type": "foreach",
+                "params": {
+                    "items": "{{ range(10000) | list }}",
+                    "concurrency": 50,
+                    "nodes": [transform("label", "item-{{ item }}")],
+                },
+            },
+        ),
+    )
+    result = await handle.result()
+    assert result.nodes["each"].output == [f"item-{n}" for n in range(10000)]
+    parent_events = len((await handle.fetch_history()).events)
+    child_events = len(
+        (await client.get_workflow_handle(f"{handle.id}/each/0").fetch_history()).events
+    )
+    assert parent_events < 1000, "100 child workflows, not 10,000"
+    assert child_events < 100, "a batch of pure items costs no events per item"
+
+
 async def test_foreach_bounds_concurrency_and_runs_activities_per_item(
     client: Any, settings: Settings, local_http: LocalHttpServer
 ) -> None:

@@ -368,7 +368,7 @@ class DagRunner:
         ]
         if not batches:
             return NodeResult(output=[])
-        children_at_once, per_child = _split_concurrency(
+        children_at_once, per_child = split_concurrency(
             len(batches), spec.batch_size, spec.concurrency
         )
         slots = asyncio.Semaphore(children_at_once)
@@ -424,7 +424,7 @@ async def gather_or_cancel(tasks: Sequence[asyncio.Task[Any]]) -> list[Any]:
     return [task.result() for task in tasks]
 
 
-def _split_concurrency(batches: int, batch_size: int, concurrency: int) -> tuple[int, int]:
+def split_concurrency(batches: int, batch_size: int, concurrency: int) -> tuple[int, int]:
     """How many children run at once, and how many items each runs at once.
 
     Few, busy children cost less than many idle ones: one workflow task can then carry
