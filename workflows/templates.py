@@ -993,7 +993,7 @@ def _parse(source: str) -> nodes.Template:
         raise TemplateError("template is nested too deeply") from None
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=4096)
 def _compile(source: str) -> _Compiled:
     template = _parse(source)
     single_expression = _is_single_expression(template)
@@ -1138,17 +1138,19 @@ def check_syntax(source: str) -> None:
     _compile(source)
 
 
-def referenced_names(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def referenced_names(source: str) -> frozenset[str]:
     """Top-level names `source` reads from its context (`inputs`, `nodes`, `item`, ...)."""
     template = _parse(source)
     try:
         names = meta.find_undeclared_variables(template)
     except TemplateSyntaxError as error:
         raise TemplateError(_syntax_message(error)) from None
-    return names - set(_ENV.globals)
+    return frozenset(names - set(_ENV.globals))
 
 
-def referenced_nodes(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def referenced_nodes(source: str) -> frozenset[str]:
     """Node ids that `source` reads as `nodes.<id>` or `nodes['<id>']`."""
     found: set[str] = set()
     for node in _parse(source).find_all((nodes.Getattr, nodes.Getitem)):
@@ -1158,7 +1160,7 @@ def referenced_nodes(source: str) -> set[str]:
             found.add(node.attr)
         elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
             found.add(node.arg.value)
-    return found
+    return frozenset(found)
 
 
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:
