@@ -17,7 +17,13 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
 from core.config import Settings, get_settings
-from core.temporal import connect, dev_server_tuning_args, run_url, temporal_binary
+from core.temporal import (
+    connect,
+    dev_server_tuning_args,
+    exit_process,
+    run_url,
+    temporal_binary,
+)
 from workflows.dag import DagWorkflow, RunInput, RunState
 from workflows.definition import (
     Definition,
@@ -34,7 +40,7 @@ _POLL_SECONDS = 0.25
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    sys.exit(args.handler(args, get_settings()))
+    exit_process(args.handler(args, get_settings()))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -192,9 +198,9 @@ def _innermost(error: BaseException) -> str:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from worker import main as worker_main
+    from worker import serve
 
-    worker_main()
+    serve(settings)
     return 0
 
 

@@ -13,7 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.registry import build_activities
 from core.config import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, exit_process
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow
 
 WORKFLOWS = [DagWorkflow, ForeachBatchWorkflow]
@@ -80,10 +80,11 @@ async def run_worker(settings: Settings) -> None:
         log.info("worker stopping")
 
 
-def main() -> None:
+def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":
-    main()
+    serve(get_settings())
+    exit_process(0)

@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from core.config import Settings
-    from core.temporal import dev_server_tuning_args, temporal_binary
+    from core.temporal import dev_server_tuning_args, exit_process, temporal_binary
     from worker import create_worker, sandbox_runner
     from workflows.contract import NodeInput, NodeResult
     from workflows.dag import DagWorkflow, RunInput
@@ -819,3 +819,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_process(0)

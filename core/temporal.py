@@ -1,5 +1,6 @@
 """Connecting to Temporal, and the embedded dev server's command line."""
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -54,3 +55,16 @@ def run_url(settings: Settings, workflow_id: str, run_id: str | None = None) -> 
     base = f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
     suffix = f"/{run_id}" if run_id else ""
     return f"{base}/workflows/{workflow_id}{suffix}/history"
+
+
+def exit_process(code: int) -> None:
+    """Exit at once with `code`, once output is flushed.
+
+    The Temporal SDK's core runs native threads that may call into Python while the
+    interpreter finalises, which now and then kills a finished process with SIGSEGV or
+    SIGABRT and loses its exit status. A process that used a Temporal client exits here,
+    after its own clean-up, without running interpreter finalisation.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

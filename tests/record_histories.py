@@ -27,9 +27,7 @@ in flight, which wants `workflow.patched`, not a new fixture.
 import asyncio
 import json
 import logging
-import os
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +41,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
-from core.temporal import dev_server_tuning_args, temporal_binary
+from core.temporal import dev_server_tuning_args, exit_process, temporal_binary
 from worker import create_worker
 from workflows.catalog import HttpRequestParams
 from workflows.contract import NodeInput, NodeResult
@@ -344,9 +342,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    # Skip the interpreter's teardown: temporalio's Rust threads can abort it with
-    # "PyGILState_Release: thread state … must be current" (temporalio/sdk-python#300),
-    # turning a finished recording into exit status 134.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_process(0)
