@@ -47,11 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowpilot", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    dev = commands.add_parser("dev", help="start Temporal's dev server and the worker")
+    dev = commands.add_parser("dev", help="start Temporal's dev server, the worker and the API")
     dev.set_defaults(handler=_dev)
 
     worker = commands.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS")
     worker.set_defaults(handler=_worker)
+
+    api = commands.add_parser("api", help="serve the HTTP API (migrates the database first)")
+    api.set_defaults(handler=_api)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
+    migrate.set_defaults(handler=_migrate)
 
     validate = commands.add_parser("validate", help="check a definition file")
     validate.add_argument("file", type=Path)
@@ -204,8 +212,28 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from core.migrate import downgrade, upgrade
+
+    if args.down:
+        downgrade(settings, args.revision)
+    else:
+        upgrade(settings, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    """Start the Temporal dev server and the worker; Ctrl-C stops both."""
+    """Start the Temporal dev server, the worker and the API; Ctrl-C stops them all."""
     Path(settings.temporal_db_file).parent.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")
     ui_port = settings.temporal_ui_url.rstrip("/").rpartition(":")[2]
@@ -222,7 +250,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         "--db-filename",
         settings.temporal_db_file,
         "--log-level",
-        "warn",
+        "error",
         *dev_server_tuning_args(),
     ]
     processes: list[subprocess.Popen[bytes]] = []
@@ -232,8 +260,13 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"Temporal dev server on {settings.temporal_address}, Web UI {settings.temporal_ui_url}"
         )
-        processes.append(subprocess.Popen([sys.executable, "-m", "worker"], env=os.environ.copy()))
-        print("worker started; Ctrl-C stops everything")
+        environment = os.environ.copy()
+        processes.append(subprocess.Popen([sys.executable, "-m", "worker"], env=environment))
+        processes.append(subprocess.Popen([sys.executable, "-m", "cli", "api"], env=environment))
+        print(
+            f"worker and API started; API on http://{settings.api_host}:{settings.api_port} "
+            f"(docs at /docs). Ctrl-C stops everything"
+        )
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         return 1

@@ -1,13 +1,34 @@
 """One settings object for every Flowpilot process, read from the environment."""
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".flowpilot")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; defaults to a SQLite file in the data dir.",
+    )
+    flowpilot_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts credentials and signs tokens. Generated into the data dir "
+        "in development; required in production.",
+    )
+    access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    cors_origins: list[str] = Field(default_factory=list)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = Field(
+        default="http://localhost:8000", description="Where users reach the API (webhook URLs)."
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -27,6 +48,14 @@ class Settings(BaseSettings):
         ),
     )
     http_max_response_bytes: int = 10 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _defaults_and_production_rules(self) -> Self:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'flowpilot.db'}"
+        if self.environment == "production" and self.flowpilot_secret_key is None:
+            raise ValueError("FLOWPILOT_SECRET_KEY must be set in production")
+        return self
 
 
 @lru_cache

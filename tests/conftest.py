@@ -14,7 +14,7 @@ from core.config import Settings
 from core.temporal import dev_server_tuning_args, temporal_binary
 from worker import create_worker
 
-pytest_plugins = ["tests.support.local_http"]
+pytest_plugins = ["tests.support.local_http", "tests.support.api"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,67 @@
+"""Database operations on workflows, each scoped to the user asking."""
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.errors import NotFound
+from core.models import User, Workflow, WorkflowVersion, utcnow
+from workflows.definition import validate_definition
+
+
+def owned_by(user: User) -> Any:
+    """The filter that scopes a query to what `user` may see (admins see everything)."""
+    return True if user.role == "admin" else col(Workflow.owner_id) == user.id
+
+
+async def get_workflow(session: AsyncSession, user: User, workflow_id: uuid.UUID) -> Workflow:
+    """The workflow, if it exists and `user` may see it; 404 otherwise, never 403."""
+    workflow = await session.get(Workflow, workflow_id)
+    if workflow is None or (user.role != "admin" and workflow.owner_id != user.id):
+        raise NotFound("workflow not found")
+    return workflow
+
+
+async def get_version(session: AsyncSession, workflow: Workflow, version: int) -> WorkflowVersion:
+    query = select(WorkflowVersion).where(
+        WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == version
+    )
+    found = (await session.exec(query)).first()
+    if found is None:
+        raise NotFound(f"version {version} not found")
+    return found
+
+
+def create_workflow(session: AsyncSession, user: User, raw: dict[str, Any]) -> Workflow:
+    definition = validate_definition(raw)
+    workflow = Workflow(owner_id=user.id, name=definition.name, current_version=0)
+    session.add(workflow)
+    add_version(session, user, workflow, raw)
+    return workflow
+
+
+def add_version(
+    session: AsyncSession, user: User, workflow: Workflow, raw: dict[str, Any]
+) -> WorkflowVersion:
+    """Check `raw` and store it, as written, as the workflow's next immutable version."""
+    definition = validate_definition(raw)
+    workflow.current_version += 1
+    workflow.name = definition.name
+    workflow.description = definition.description
+    workflow.trigger_type = definition.trigger.type
+    workflow.updated_at = utcnow()
+    if definition.trigger.type == "webhook" and workflow.webhook_token is None:
+        workflow.webhook_token = secrets.token_urlsafe(32)
+    elif definition.trigger.type != "webhook":
+        workflow.webhook_token = None
+    version = WorkflowVersion(
+        workflow_id=workflow.id,
+        version=workflow.current_version,
+        definition=raw,
+        created_by=user.id,
+    )
+    session.add(version)
+    return version

@@ -1,0 +1,83 @@
+"""FastAPI dependencies: settings, database session, the current user and their powers."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.errors import Forbidden, Unauthorized
+from api.security import API_KEY_PREFIX, api_key_hash, read_access_token
+from core.config import Settings
+from core.models import ApiKey, User, utcnow
+
+_bearer = HTTPBearer(auto_error=False, description="A token from /api/auth/login or an API key")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_current_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("not authenticated")
+    token = credentials.credentials
+    if token.startswith(API_KEY_PREFIX):
+        user = await _user_for_api_key(session, token)
+    else:
+        user_id = read_access_token(token, request.app.state.jwt_key)
+        user = await session.get(User, user_id) if user_id else None
+    if user is None or not user.is_active:
+        raise Unauthorized("invalid or expired credentials")
+    return user
+
+
+async def _user_for_api_key(session: AsyncSession, key: str) -> User | None:
+    api_key = (
+        await session.exec(select(ApiKey).where(ApiKey.key_hash == api_key_hash(key)))
+    ).first()
+    if api_key is None:
+        return None
+    api_key.last_used_at = utcnow()
+    await session.commit()
+    return await session.get(User, api_key.user_id)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_editor(user: CurrentUser) -> User:
+    """The current user, if they may create, change, delete and run things."""
+    if user.role == "viewer":
+        raise Forbidden("viewers cannot change or run anything")
+    return user
+
+
+async def get_admin(user: CurrentUser) -> User:
+    if user.role != "admin":
+        raise Forbidden("admins only")
+    return user
+
+
+Editor = Annotated[User, Depends(get_editor)]
+Admin = Annotated[User, Depends(get_admin)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

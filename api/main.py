@@ -1,0 +1,61 @@
+"""The FastAPI application factory."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from api.errors import ApiError
+from api.routes import auth, health, node_types, users, workflows
+from core.config import Settings, get_settings
+from core.db import create_engine, session_factory
+from core.migrate import upgrade
+from core.secrets import derive_key, instance_secret
+from workflows.definition import DefinitionError
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade, settings)
+        app.state.engine = create_engine(settings)
+        app.state.sessions = session_factory(app.state.engine)
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Flowpilot",
+        summary="Durable workflow automation on Temporal",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.jwt_key = derive_key(instance_secret(settings), "jwt")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    _add_error_handlers(app)
+    app.include_router(health.router)
+    for module in (auth, users, node_types, workflows):
+        app.include_router(module.router, prefix="/api")
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+
+    @app.exception_handler(DefinitionError)
+    async def invalid_definition(_request: Request, error: DefinitionError) -> JSONResponse:
+        issues = [issue.model_dump() for issue in error.issues]
+        return JSONResponse({"detail": issues}, status_code=422)

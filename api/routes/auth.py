@@ -1,0 +1,60 @@
+"""Register, log in, and who am I."""
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, status
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import func, select
+
+from api import audit
+from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.errors import Conflict, Unauthorized
+from api.schemas import LoginRequest, RegisterRequest, TokenResponse, UserPublic
+from api.security import create_access_token, hash_password, verify_password
+from core.models import User
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterRequest, session: SessionDep, request: Request) -> User:
+    """Create an account. The first account of an instance is its admin."""
+    email = body.email.lower()
+    users = (await session.exec(select(func.count()).select_from(User))).one()
+    user = User(
+        email=email,
+        password_hash=hash_password(body.password),
+        full_name=body.full_name,
+        role="admin" if users == 0 else "editor",
+    )
+    session.add(user)
+    audit.record(session, request, user.id, "user.register", f"user:{user.id}", role=user.role)
+    try:
+        await session.commit()
+    except IntegrityError:
+        raise Conflict("an account with this email already exists") from None
+    return user
+
+
+@router.post("/login", response_model=TokenResponse)
+async def login(
+    body: LoginRequest, session: SessionDep, settings: SettingsDep, request: Request
+) -> TokenResponse:
+    """Exchange email and password for a bearer token."""
+    user = (await session.exec(select(User).where(User.email == body.email.lower()))).first()
+    valid = verify_password(body.password, user.password_hash if user else None)
+    if user is None or not valid or not user.is_active:
+        audit.record(session, request, None, "user.login_failed", body.email.lower())
+        await session.commit()
+        raise Unauthorized("wrong email or password")
+    audit.record(session, request, user.id, "user.login", f"user:{user.id}")
+    await session.commit()
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token = create_access_token(user.id, request.app.state.jwt_key, lifetime)
+    return TokenResponse(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.get("/me", response_model=UserPublic)
+async def read_me(user: CurrentUser) -> User:
+    """The signed-in user."""
+    return user

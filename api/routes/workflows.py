@@ -1,0 +1,157 @@
+"""Workflows: CRUD, immutable versions, validation."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlmodel import col, select
+
+from api import audit, crud
+from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
+from api.pagination import MAX_LIMIT, newest_first, page_of
+from api.schemas import (
+    Page,
+    ValidateRequest,
+    ValidateResponse,
+    ValidationIssue,
+    WorkflowPublic,
+    WorkflowVersionPublic,
+    WorkflowWrite,
+)
+from core.config import Settings
+from core.models import Workflow, WorkflowVersion
+from workflows.definition import DefinitionError, validate_definition
+
+router = APIRouter(prefix="/workflows", tags=["workflows"])
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def public(workflow: Workflow, version: WorkflowVersion, settings: Settings) -> WorkflowPublic:
+    webhook_url = (
+        f"{settings.public_url.rstrip('/')}/api/hooks/{workflow.webhook_token}"
+        if workflow.webhook_token
+        else None
+    )
+    return WorkflowPublic(
+        id=workflow.id,
+        name=workflow.name,
+        description=workflow.description,
+        version=workflow.current_version,
+        definition=version.definition,
+        trigger=version.definition.get("trigger") or {"type": "manual"},
+        webhook_url=webhook_url,
+        paused=workflow.paused,
+        owner_id=workflow.owner_id,
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+    )
+
+
+@router.post("/validate", response_model=ValidateResponse)
+async def validate_workflow(body: ValidateRequest, _user: CurrentUser) -> ValidateResponse:
+    """Check a definition without saving it; every problem names its node and field."""
+    try:
+        validate_definition(body.definition)
+    except DefinitionError as error:
+        issues = [ValidationIssue(**issue.model_dump()) for issue in error.issues]
+        return ValidateResponse(valid=False, errors=issues)
+    return ValidateResponse(valid=True, errors=[])
+
+
+@router.get("", response_model=Page[WorkflowPublic])
+async def read_workflows(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Page[WorkflowPublic]:
+    """Your workflows (every workflow for admins), newest first."""
+    query = newest_first(select(Workflow).where(crud.owned_by(user)), Workflow, cursor, limit)
+    workflows, next_cursor = page_of(list((await session.exec(query)).all()), limit)
+    versions = {(v.workflow_id, v.version): v for v in await _current_versions(session, workflows)}
+    items = [public(w, versions[(w.id, w.current_version)], settings) for w in workflows]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+async def _current_versions(
+    session: SessionDep, workflows: list[Workflow]
+) -> list[WorkflowVersion]:
+    if not workflows:
+        return []
+    query = select(WorkflowVersion).where(
+        col(WorkflowVersion.workflow_id).in_([w.id for w in workflows])
+    )
+    wanted = {(w.id, w.current_version) for w in workflows}
+    return [v for v in (await session.exec(query)).all() if (v.workflow_id, v.version) in wanted]
+
+
+@router.post("", response_model=WorkflowPublic, status_code=status.HTTP_201_CREATED)
+async def create_workflow(
+    body: WorkflowWrite, user: Editor, session: SessionDep, settings: SettingsDep, request: Request
+) -> WorkflowPublic:
+    """Save a new workflow; its definition becomes version 1."""
+    workflow = crud.create_workflow(session, user, body.definition)
+    audit.record(session, request, user.id, "workflow.create", f"workflow:{workflow.id}")
+    await session.commit()
+    return public(workflow, await crud.get_version(session, workflow, 1), settings)
+
+
+@router.get("/{workflow_id}", response_model=WorkflowPublic)
+async def read_workflow(
+    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> WorkflowPublic:
+    """One workflow with its current definition."""
+    workflow = await crud.get_workflow(session, user, workflow_id)
+    version = await crud.get_version(session, workflow, workflow.current_version)
+    return public(workflow, version, settings)
+
+
+@router.put("/{workflow_id}", response_model=WorkflowPublic)
+async def update_workflow(
+    workflow_id: uuid.UUID,
+    body: WorkflowWrite,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> WorkflowPublic:
+    """Save a new version; earlier versions and the runs pinned to them stay as they were."""
+    workflow = await crud.get_workflow(session, user, workflow_id)
+    version = crud.add_version(session, user, workflow, body.definition)
+    audit.record(
+        session,
+        request,
+        user.id,
+        "workflow.update",
+        f"workflow:{workflow.id}",
+        version=version.version,
+    )
+    await session.commit()
+    return public(workflow, version, settings)
+
+
+@router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_workflow(
+    workflow_id: uuid.UUID, user: Editor, session: SessionDep, request: Request
+) -> Response:
+    """Delete a workflow with its versions and run history."""
+    workflow = await crud.get_workflow(session, user, workflow_id)
+    await session.delete(workflow)
+    audit.record(session, request, user.id, "workflow.delete", f"workflow:{workflow.id}")
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{workflow_id}/versions", response_model=list[WorkflowVersionPublic])
+async def read_workflow_versions(
+    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> list[WorkflowVersion]:
+    """Every version of a workflow, newest first."""
+    workflow = await crud.get_workflow(session, user, workflow_id)
+    query = (
+        select(WorkflowVersion)
+        .where(WorkflowVersion.workflow_id == workflow.id)
+        .order_by(col(WorkflowVersion.version).desc())
+    )
+    return list((await session.exec(query)).all())

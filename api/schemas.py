@@ -1,0 +1,100 @@
+"""Request and response models of the HTTP API (DESIGN.md §7)."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+Role = Literal["admin", "editor", "viewer"]
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class RegisterRequest(Strict):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=256)
+    full_name: str = Field(default="", max_length=200)
+
+
+class LoginRequest(Strict):
+    email: EmailStr
+    password: str = Field(max_length=256)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class UserPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class UserUpdate(Strict):
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class WorkflowWrite(Strict):
+    definition: dict[str, Any]
+
+
+class ValidateRequest(Strict):
+    definition: Any
+
+
+class ValidationIssue(BaseModel):
+    node: str | None
+    field: str
+    message: str
+
+
+class ValidateResponse(BaseModel):
+    valid: bool
+    errors: list[ValidationIssue]
+
+
+class WorkflowPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    version: int
+    definition: dict[str, Any]
+    trigger: dict[str, Any]
+    webhook_url: str | None
+    paused: bool
+    owner_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowVersionPublic(BaseModel):
+    version: int
+    definition: dict[str, Any]
+    created_at: datetime
+    created_by: uuid.UUID | None
+
+
+class NodeTypePublic(BaseModel):
+    type: str
+    title: str
+    description: str
+    runs_in: str
+    credential_kind: str | None
+    output_description: str
+    params_schema: dict[str, Any]

@@ -1,0 +1,103 @@
+"""Accounts, tokens and roles through the real app, on PostgreSQL and on SQLite."""
+
+import base64
+import json
+import uuid
+from datetime import timedelta
+
+import httpx
+import jwt
+
+from api.security import create_access_token
+from tests.support.api import sign_up, user_id
+
+
+async def test_first_account_is_admin_and_later_ones_are_editors(api: httpx.AsyncClient) -> None:
+    first = await sign_up(api)
+    second = await sign_up(api)
+    assert (await api.get("/api/auth/me", headers=first)).json()["role"] == "admin"
+    me = (await api.get("/api/auth/me", headers=second)).json()
+    assert me["role"] == "editor"
+    assert "password_hash" not in me
+
+
+async def test_register_refuses_a_taken_email_and_a_short_password(api: httpx.AsyncClient) -> None:
+    await sign_up(api, "ana@example.com")
+    again = await api.post(
+        "/api/auth/register", json={"email": "ANA@example.com", "password": "another password"}
+    )
+    assert again.status_code == 409
+    short = await api.post("/api/auth/register", json={"email": "b@example.com", "password": "x"})
+    assert short.status_code == 422
+
+
+async def test_login_with_a_wrong_password_or_unknown_email_is_401(api: httpx.AsyncClient) -> None:
+    await sign_up(api, "ana@example.com")
+    wrong = await api.post(
+        "/api/auth/login", json={"email": "ana@example.com", "password": "not the password"}
+    )
+    unknown = await api.post(
+        "/api/auth/login", json={"email": "nobody@example.com", "password": "whatever1"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+async def test_tampered_expired_and_unsigned_tokens_are_401(api: httpx.AsyncClient) -> None:
+    headers = await sign_up(api)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    other = uuid.uuid4()
+    forged_payload = (
+        base64.urlsafe_b64encode(json.dumps({**claims, "sub": str(other)}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    unsigned = jwt.encode({**claims, "sub": str(other)}, key=None, algorithm="none")  # type: ignore[arg-type]
+    app = api._transport.app  # type: ignore[attr-defined]
+    user = uuid.UUID(claims["sub"])
+    expired = create_access_token(user, app.state.jwt_key, timedelta(seconds=-5))
+    wrong_key = create_access_token(user, b"k" * 32, timedelta(minutes=5))
+    for bad in (
+        f"{header}.{forged_payload}.{signature}",
+        unsigned,
+        expired,
+        wrong_key,
+        "not-a-token",
+        "fp_not-a-real-key",
+    ):
+        answer = await api.get("/api/auth/me", headers={"Authorization": f"Bearer {bad}"})
+        assert answer.status_code == 401, bad
+    assert (await api.get("/api/auth/me")).status_code == 401
+
+
+async def test_admin_can_change_roles_and_a_viewer_cannot_administer(
+    api: httpx.AsyncClient,
+) -> None:
+    admin = await sign_up(api)
+    other = await sign_up(api)
+    other_id = await user_id(api, other)
+    changed = await api.patch(f"/api/users/{other_id}", json={"role": "viewer"}, headers=admin)
+    assert changed.status_code == 200
+    assert changed.json()["role"] == "viewer"
+    assert (await api.get("/api/users", headers=other)).status_code == 403
+    self_demote = await api.patch(
+        f"/api/users/{await user_id(api, admin)}", json={"role": "viewer"}, headers=admin
+    )
+    assert self_demote.status_code == 400
+
+
+async def test_deactivated_user_token_stops_working(api: httpx.AsyncClient) -> None:
+    admin = await sign_up(api)
+    other = await sign_up(api)
+    other_id = await user_id(api, other)
+    await api.patch(f"/api/users/{other_id}", json={"is_active": False}, headers=admin)
+    assert (await api.get("/api/auth/me", headers=other)).status_code == 401
+
+
+async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
