@@ -17,9 +17,15 @@ def owned_by(user: User) -> Any:
     return True if user.role == "admin" else col(Workflow.owner_id) == user.id
 
 
-async def get_workflow(session: AsyncSession, user: User, workflow_id: uuid.UUID) -> Workflow:
-    """The workflow, if it exists and `user` may see it; 404 otherwise, never 403."""
-    workflow = await session.get(Workflow, workflow_id)
+async def get_workflow(
+    session: AsyncSession, user: User, workflow_id: uuid.UUID, *, for_update: bool = False
+) -> Workflow:
+    """The workflow, if it exists and `user` may see it; 404 otherwise, never 403.
+
+    `for_update` locks its row until the transaction ends (PostgreSQL), so concurrent
+    updates number their versions one after the other instead of colliding.
+    """
+    workflow = await session.get(Workflow, workflow_id, with_for_update=for_update)
     if workflow is None or (user.role != "admin" and workflow.owner_id != user.id):
         raise NotFound("workflow not found")
     return workflow

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 
 from api.errors import ApiError
 from api.routes import auth, health, node_types, users, workflows
@@ -54,6 +55,20 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_request: Request, _error: IntegrityError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "the change conflicts with existing data; reload and try again"},
+            status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, _error: DataError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "a value cannot be stored (for example a NUL character in text)"},
+            status_code=422,
+        )
 
     @app.exception_handler(DefinitionError)
     async def invalid_definition(_request: Request, error: DefinitionError) -> JSONResponse:

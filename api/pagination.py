@@ -2,7 +2,7 @@
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlmodel import and_, col, or_
@@ -21,8 +21,11 @@ def encode_cursor(created_at: datetime, item_id: uuid.UUID) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created_at, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(item_id)
-    except (ValueError, UnicodeDecodeError):
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time without zone")
+        return moment.astimezone(UTC), uuid.UUID(item_id)
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise BadRequest("invalid cursor") from None
 
 

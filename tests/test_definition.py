@@ -804,3 +804,14 @@ def test_unknown_input_type_is_rejected() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_definition_is_valid(path: Path) -> None:
     assert_valid(json.loads(path.read_text()))
+
+
+def test_nul_characters_are_refused_with_their_field() -> None:
+    raw = {
+        "name": "a\x00b",
+        "nodes": [{"id": "a", "type": "transform", "params": {"value": "x\x00"}}],
+    }
+    with pytest.raises(DefinitionError) as raised:
+        validate_definition(raw)
+    fields = {issue.field for issue in raised.value.issues}
+    assert {"name", "nodes[0].params.value"} <= fields

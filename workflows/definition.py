@@ -151,10 +151,30 @@ def validate_definition(raw: dict[str, Any] | Definition) -> Definition:
     definition, issues = _parse(raw)
     if definition is not None:
         issues += _uncovered(find_issues(definition), issues)
+    if isinstance(raw, dict):
+        issues += _nul_characters(raw, "")
     if issues:
         raise DefinitionError(issues)
     assert definition is not None
     return definition
+
+
+def _nul_characters(value: Any, field: str) -> list[Issue]:
+    """NUL characters, which no database column (and no sane definition) can hold."""
+    if isinstance(value, str) and "\x00" in value:
+        return [Issue(node=None, field=field, message="contains a NUL character")]
+    if isinstance(value, dict):
+        found = []
+        for key, inner in value.items():
+            found += _nul_characters(key, field or "key")
+            found += _nul_characters(inner, f"{field}.{key}" if field else str(key))
+        return found
+    if isinstance(value, list):
+        found = []
+        for index, inner in enumerate(value):
+            found += _nul_characters(inner, f"{field}[{index}]")
+        return found
+    return []
 
 
 def find_issues(definition: Definition) -> list[Issue]:

@@ -117,7 +117,7 @@ async def update_workflow(
     request: Request,
 ) -> WorkflowPublic:
     """Save a new version; earlier versions and the runs pinned to them stay as they were."""
-    workflow = await crud.get_workflow(session, user, workflow_id)
+    workflow = await crud.get_workflow(session, user, workflow_id, for_update=True)
     version = crud.add_version(session, user, workflow, body.definition)
     audit.record(
         session,
