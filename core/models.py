@@ -9,7 +9,25 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
-Timestamp = sa.DateTime(timezone=True)
+
+
+class Timestamp(sa.TypeDecorator[datetime]):
+    """A UTC timestamp that comes back timezone-aware from every database.
+
+    PostgreSQL keeps the zone; SQLite stores text without it, so values are stored in UTC
+    and the zone is put back on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+
+    def process_result_value(
+        self, value: datetime | None, dialect: sa.Dialect
+    ) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def utcnow() -> datetime:
@@ -22,8 +40,8 @@ def _json(nullable: bool = True) -> Any:
 
 def _time(nullable: bool = True, default: bool = False) -> Any:
     if default:
-        return Field(default_factory=utcnow, sa_column=sa.Column(Timestamp, nullable=False))
-    return Field(default=None, sa_column=sa.Column(Timestamp, nullable=nullable))
+        return Field(default_factory=utcnow, sa_column=sa.Column(Timestamp(), nullable=False))
+    return Field(default=None, sa_column=sa.Column(Timestamp(), nullable=nullable))
 
 
 class User(SQLModel, table=True):
@@ -139,5 +157,5 @@ class AuditLog(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=64)
     details: dict[str, Any] | None = _json()
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(Timestamp, nullable=False, index=True)
+        default_factory=utcnow, sa_column=sa.Column(Timestamp(), nullable=False, index=True)
     )
