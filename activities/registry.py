@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 
 from activities.http import HttpActivities
+from activities.recording import RecordingActivities
 from core.config import Settings
+from core.db import create_engine, session_factory
+from workflows.contract import RECORD_PROGRESS
 
 
 def build_activities(
@@ -21,4 +24,5 @@ def build_activities(
         max_response_bytes=settings.http_max_response_bytes,
         client=http_client,
     )
-    return {"http.request": http.request}
+    recording = RecordingActivities(session_factory(create_engine(settings)))
+    return {"http.request": http.request, RECORD_PROGRESS: recording.record_progress}

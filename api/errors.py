@@ -31,3 +31,7 @@ class Conflict(ApiError):
 
 class Unprocessable(ApiError):
     status_code = 422
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503

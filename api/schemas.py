@@ -98,3 +98,44 @@ class NodeTypePublic(BaseModel):
     credential_kind: str | None
     output_description: str
     params_schema: dict[str, Any]
+
+
+RunStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]
+
+
+class RunStart(Strict):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskPublic(BaseModel):
+    node_id: str
+    type: str
+    status: str
+    attempts: int
+    input: Any
+    output: Any
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunPublic(BaseModel):
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    version: int
+    status: RunStatus
+    trigger: str
+    inputs: dict[str, Any] | None
+    output: Any
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    temporal_url: str
+    nodes: list[TaskPublic] = Field(default_factory=list)
+
+
+class ApprovalRequest(Strict):
+    node_id: str = Field(max_length=64)
+    approved: bool
+    comment: str = Field(default="", max_length=2000)

@@ -25,3 +25,29 @@ class NodeInput(BaseModel):
 class NodeResult(BaseModel):
     output: Any = None
     attempt: int = 1
+
+
+class NodeProgress(BaseModel):
+    node_id: str
+    type: str
+    status: str
+    attempts: int = 0
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class RunProgress(BaseModel):
+    """What changed in a run since it was last recorded: sent to `flowpilot.record_progress`."""
+
+    workflow_id: str
+    status: str
+    nodes: list[NodeProgress] = []
+    output: Any = None
+    error: str | None = None
+    finished: bool = False
+
+
+RECORD_PROGRESS = "flowpilot.record_progress"

@@ -22,8 +22,10 @@ with workflow.unsafe.imports_passed_through():
         DagRunner,
         Failure,
         NodeState,
+        ProgressRecorder,
         RunInput,
         RunState,
+        RunStatus,
         gather_or_cancel,
         item_output,
     )
@@ -45,15 +47,19 @@ class DagWorkflow:
     def __init__(self) -> None:
         self._state = RunState()
         self._approvals: dict[str, ApprovalDecision] = {}
+        self._recorder: ProgressRecorder | None = None
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
         definition = run_input.definition
+        node_types = {node.id: node.type for node in definition.nodes + definition.on_failure}
+        if run_input.record:
+            self._recorder = ProgressRecorder(self._state, node_types)
         issues = find_issues(definition)
         if issues:
-            self._state.status = "failed"
-            self._state.error = "invalid definition: " + "; ".join(map(str, issues))
-            raise ApplicationError(self._state.error, type="InvalidDefinition", non_retryable=True)
+            error = "invalid definition: " + "; ".join(map(str, issues))
+            await self._end("failed", error)
+            raise ApplicationError(error, type="InvalidDefinition", non_retryable=True)
         info = workflow.info()
         context = {
             "inputs": run_input.inputs,
@@ -67,25 +73,28 @@ class DagWorkflow:
         try:
             failure = await runner.run()
         except asyncio.CancelledError:
-            self._state.status = "cancelled"
+            await self._end("cancelled")
             raise
         if failure is None:
             failure = self._render_output(definition.output, runner.context)
         if failure is not None:
-            self._state.status = "failed"
             where = f"node '{failure.node}' failed" if failure.node else "the run failed"
             self._state.error = f"{where}: {failure.message}"
             await self._run_failure_handlers(definition, runner.context, failure)
+            await self._end("failed", self._state.error)
             raise ApplicationError(self._state.error, type=failure.type, non_retryable=True)
-        self._state.status = "succeeded"
+        await self._end("succeeded")
         return self._state
 
     @workflow.query
     def status(self) -> RunState:
-        waiting = any(node.status == "waiting" for node in self._state.nodes.values())
-        if self._state.status == "running" and waiting:
-            return self._state.model_copy(update={"status": "waiting"})
-        return self._state
+        return self._state.model_copy(update={"status": self._state.live_status()})
+
+    async def _end(self, status: RunStatus, error: str | None = None) -> None:
+        self._state.status = status
+        self._state.error = error
+        if self._recorder is not None:
+            await self._recorder.finish()
 
     @workflow.signal
     def approve(self, decision: ApprovalDecision) -> None:
@@ -102,6 +111,7 @@ class DagWorkflow:
             run_id=run_id,
             key_prefix=f"{run_id}:",
             approvals=self._approvals,
+            on_step=self._recorder.step if self._recorder else None,
         )
 
     def _render_output(self, template: Any, context: dict[str, Any]) -> Failure | None:

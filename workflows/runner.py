@@ -8,7 +8,7 @@ workflows only through `temporalio.workflow`.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from workflows.catalog import (
     ForeachParams,
     TransformParams,
 )
-from workflows.contract import NodeInput, NodeResult
+from workflows.contract import RECORD_PROGRESS, NodeInput, NodeProgress, NodeResult, RunProgress
 from workflows.definition import Defaults, Definition, Node, RetrySpec, upstream_map
 from workflows.durations import parse_duration
 
@@ -40,6 +40,8 @@ _MAX_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 class NodeState(BaseModel):
     status: NodeStatus = "pending"
+    input: Any = None
+    """The node's params as rendered for this run."""
     output: Any = None
     error: str | None = None
     error_type: str | None = None
@@ -51,6 +53,8 @@ class NodeState(BaseModel):
 class RunInput(BaseModel):
     definition: Definition
     inputs: dict[str, Any] = Field(default_factory=dict)
+    record: bool = False
+    """Record run and node progress in Flowpilot's database (runs started by the API)."""
 
 
 class RunState(BaseModel):
@@ -60,6 +64,11 @@ class RunState(BaseModel):
     output: Any = None
     error: str | None = None
     nodes: dict[str, NodeState] = Field(default_factory=dict)
+
+    def live_status(self) -> RunStatus:
+        """`waiting` while a running run has a node waiting for a person."""
+        waiting = any(node.status == "waiting" for node in self.nodes.values())
+        return "waiting" if self.status == "running" and waiting else self.status
 
 
 class ApprovalDecision(BaseModel):
@@ -97,6 +106,63 @@ class Failure(BaseModel):
     type: str
 
 
+class ProgressRecorder:
+    """Sends what changed in a run to the database, one local activity per scheduling step.
+
+    A chain of pure nodes that finishes in one workflow task costs one call; the last call
+    carries the run's end state, so the recorded history is complete when the run ends.
+    The activity retries until the database takes the write, so nothing is lost to an outage.
+    """
+
+    _TIMEOUT = timedelta(seconds=30)
+    _RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+
+    def __init__(self, state: "RunState", node_types: dict[str, str]) -> None:
+        self.state = state
+        self.node_types = node_types
+        self.recorded: dict[str, NodeState] = {}
+        self.recorded_status: str | None = None
+
+    async def step(self) -> None:
+        await self._send(finished=False)
+
+    async def finish(self) -> None:
+        await self._send(finished=True)
+
+    async def _send(self, finished: bool) -> None:
+        changed = [
+            (node_id, state.model_copy())
+            for node_id, state in self.state.nodes.items()
+            if self.recorded.get(node_id) != state
+        ]
+        status = self.state.live_status()
+        if not changed and status == self.recorded_status and not finished:
+            return
+        progress = RunProgress(
+            workflow_id=workflow.info().workflow_id,
+            status=status,
+            nodes=[self._progress(node_id, state) for node_id, state in changed],
+            output=self.state.output if finished else None,
+            error=self.state.error,
+            finished=finished,
+        )
+        await workflow.execute_local_activity(
+            RECORD_PROGRESS,
+            progress,
+            start_to_close_timeout=self._TIMEOUT,
+            retry_policy=self._RETRY,
+        )
+        self.recorded.update(changed)
+        self.recorded_status = status
+
+    def _progress(self, node_id: str, state: NodeState) -> NodeProgress:
+        return NodeProgress(
+            node_id=node_id,
+            type=self.node_types.get(node_id, ""),
+            **state.model_dump(include=set(NodeProgress.model_fields)),
+        )
+
+
 class DagRunner:
     """Runs one DAG of nodes to completion within a workflow.
 
@@ -115,6 +181,7 @@ class DagRunner:
         run_id: str,
         key_prefix: str,
         approvals: dict[str, ApprovalDecision],
+        on_step: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.nodes = nodes
         self.defaults = defaults
@@ -123,6 +190,7 @@ class DagRunner:
         self.run_id = run_id
         self.key_prefix = key_prefix
         self.approvals = approvals
+        self.on_step = on_step
         self.upstream = upstream_map(nodes)
         for node in nodes:
             states.setdefault(node.id, NodeState())
@@ -134,10 +202,12 @@ class DagRunner:
         try:
             while True:
                 pending, failure = self._start_ready(pending, running)
+                await self._step_done()
                 if failure is None and not running:
                     return None
                 if failure is None:
                     failure = await self._collect_finished(running)
+                    await self._step_done()
                 if failure is not None:
                     await self._cancel(running)
                     self._mark(pending, "cancelled")
@@ -146,6 +216,11 @@ class DagRunner:
             await self._cancel(running)
             self._mark(pending, "cancelled")
             raise
+
+    async def _step_done(self) -> None:
+        """Let the owner record what one scheduling step changed (one call per step)."""
+        if self.on_step is not None:
+            await self.on_step()
 
     def _start_ready(
         self, pending: list[Node], running: dict[asyncio.Task[NodeResult], Node]
@@ -195,9 +270,10 @@ class DagRunner:
     def _start(self, node: Node, running: dict[asyncio.Task[NodeResult], Node]) -> None:
         """Begin a node: `transform` finishes right here, every other kind gets a task."""
         state = self.states[node.id]
-        state.status = "running"
+        state.status = "waiting" if node.type == "approval" else "running"
         state.started_at = workflow.now().isoformat()
         params = self._render_params(node)
+        state.input = params
         if node.type == "transform":
             self._finish(node, "succeeded", TransformParams.model_validate(params).value)
         else:
@@ -331,7 +407,6 @@ class DagRunner:
 
     async def _approval(self, node: Node, params: dict[str, Any]) -> NodeResult:
         spec = ApprovalParams.model_validate(params)
-        self.states[node.id].status = "waiting"
         timed_out = False
         try:
             await workflow.wait_condition(

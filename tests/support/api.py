@@ -10,9 +10,11 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.config import Settings
+from worker import create_worker
 
 POSTGRES_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -50,6 +52,20 @@ async def api_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settin
 async def api(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(api_settings)
     async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+async def live_api(
+    temporal_env: WorkflowEnvironment, api_settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app wired to the test Temporal server, with a worker recording into its database."""
+    address = temporal_env.client.service_client.config.target_host
+    settings = api_settings.model_copy(update={"temporal_address": address})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), create_worker(temporal_env.client, settings):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

@@ -1,0 +1,165 @@
+"""Runs: start, history, detail with per-node results, cancel, approve."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.service import RPCError
+
+from api import audit, crud
+from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
+from api.errors import Conflict, NotFound, ServiceUnavailable
+from api.pagination import MAX_LIMIT, newest_first, page_of
+from api.schemas import ApprovalRequest, Page, RunPublic, RunStart, RunStatus, TaskPublic
+from api.temporal import temporal_client
+from core.config import Settings
+from core.models import Run, Task, User
+from core.temporal import run_url
+from workflows.dag import ApprovalDecision, DagWorkflow, RunInput
+from workflows.definition import resolve_inputs, validate_definition
+
+router = APIRouter(tags=["runs"])
+_FINISHED = {"succeeded", "failed", "cancelled"}
+
+
+def public(run: Run, tasks: list[Task], settings: Settings) -> RunPublic:
+    return RunPublic(
+        **run.model_dump(exclude={"output"}),
+        output=run.output,
+        temporal_url=run_url(settings, run.temporal_workflow_id),
+        nodes=[TaskPublic(**task.model_dump()) for task in tasks],
+    )
+
+
+async def get_run(session: AsyncSession, user: User, run_id: uuid.UUID) -> Run:
+    """The run, if it exists and `user` may see it; 404 otherwise."""
+    run = await session.get(Run, run_id)
+    if run is None or (user.role != "admin" and run.owner_id != user.id):
+        raise NotFound("run not found")
+    return run
+
+
+async def tasks_of(session: AsyncSession, run: Run) -> list[Task]:
+    query = select(Task).where(Task.run_id == run.id).order_by(col(Task.started_at), Task.node_id)
+    return list((await session.exec(query)).all())
+
+
+@router.post(
+    "/workflows/{workflow_id}/runs", response_model=RunPublic, status_code=status.HTTP_201_CREATED
+)
+async def start_run(
+    workflow_id: uuid.UUID,
+    body: RunStart,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> RunPublic:
+    """Run the workflow's current version with `inputs` (checked against its `inputs`)."""
+    workflow = await crud.get_workflow(session, user, workflow_id)
+    version = await crud.get_version(session, workflow, workflow.current_version)
+    definition = validate_definition(version.definition)
+    inputs = resolve_inputs(definition, body.inputs)
+    client = await temporal_client(request)
+    run_id = uuid.uuid4()
+    run = Run(
+        id=run_id,
+        workflow_id=workflow.id,
+        owner_id=workflow.owner_id,
+        version=version.version,
+        trigger="manual",
+        inputs=inputs,
+        temporal_workflow_id=f"run-{run_id}",
+    )
+    session.add(run)
+    audit.record(session, request, user.id, "run.start", f"run:{run.id}", workflow=str(workflow.id))
+    await session.commit()
+    try:
+        handle = await client.start_workflow(
+            DagWorkflow.run,
+            RunInput(definition=definition, inputs=inputs, record=True),
+            id=run.temporal_workflow_id,
+            task_queue=settings.temporal_task_queue,
+        )
+    except RPCError as error:
+        await session.delete(run)
+        await session.commit()
+        raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
+    run.temporal_run_id = handle.result_run_id
+    await session.commit()
+    return public(run, [], settings)
+
+
+@router.get("/runs", response_model=Page[RunPublic])
+async def read_runs(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    workflow_id: uuid.UUID | None = None,
+    run_status: Annotated[RunStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[RunPublic]:
+    """Run history, newest first; filter by workflow and status."""
+    query = select(Run)
+    if user.role != "admin":
+        query = query.where(Run.owner_id == user.id)
+    if workflow_id is not None:
+        query = query.where(Run.workflow_id == workflow_id)
+    if run_status is not None:
+        query = query.where(Run.status == run_status)
+    runs, next_cursor = page_of(
+        list((await session.exec(newest_first(query, Run, cursor, limit))).all()), limit
+    )
+    return Page(items=[public(run, [], settings) for run in runs], next_cursor=next_cursor)
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic)
+async def read_run(
+    run_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> RunPublic:
+    """One run with every node's status, attempts, input, output, error and timings."""
+    run = await get_run(session, user, run_id)
+    return public(run, await tasks_of(session, run), settings)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunPublic, status_code=202)
+async def cancel_run(
+    run_id: uuid.UUID, user: Editor, session: SessionDep, settings: SettingsDep, request: Request
+) -> RunPublic:
+    """Ask the run to stop; running nodes are cancelled and it ends as `cancelled`."""
+    run = await get_run(session, user, run_id)
+    if run.status in _FINISHED:
+        raise Conflict(f"the run has already {run.status}")
+    client = await temporal_client(request)
+    await client.get_workflow_handle(run.temporal_workflow_id).cancel()
+    audit.record(session, request, user.id, "run.cancel", f"run:{run.id}")
+    await session.commit()
+    return public(run, await tasks_of(session, run), settings)
+
+
+@router.post("/runs/{run_id}/approve", response_model=RunPublic, status_code=202)
+async def approve_run(
+    run_id: uuid.UUID,
+    body: ApprovalRequest,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> RunPublic:
+    """Approve or reject the run's waiting `approval` node."""
+    run = await get_run(session, user, run_id)
+    tasks = await tasks_of(session, run)
+    if not any(t.node_id == body.node_id and t.status == "waiting" for t in tasks):
+        raise Conflict(f"node '{body.node_id}' is not waiting for approval")
+    decision = ApprovalDecision(
+        node_id=body.node_id, approved=body.approved, by=user.email, comment=body.comment
+    )
+    client = await temporal_client(request)
+    await client.get_workflow_handle(run.temporal_workflow_id).signal(DagWorkflow.approve, decision)
+    action = "run.approve" if body.approved else "run.reject"
+    audit.record(session, request, user.id, action, f"run:{run.id}", node=body.node_id)
+    await session.commit()
+    return public(run, tasks, settings)

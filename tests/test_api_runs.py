@@ -1,0 +1,232 @@
+"""Runs through the API: started on Temporal, recorded node by node in the database."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from core.config import Settings
+from tests.support.api import sign_up, user_id
+from tests.support.local_http import LocalHttpServer
+from tests.support.runs import eventually
+
+
+def weather_definition(url: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": "Weather",
+        "inputs": {"city": {"type": "string"}},
+        "nodes": [
+            {
+                "id": "fetch",
+                "type": "http.request",
+                "params": {"url": url, "query": {"q": "{{ inputs.city }}"}},
+                "retry": {"initial_interval": "100ms"},
+            },
+            {
+                "id": "report",
+                "type": "transform",
+                "needs": ["fetch"],
+                "params": {"value": "{{ inputs.city }}: {{ nodes.fetch.output.body.temp }}"},
+            },
+        ],
+        "output": "{{ nodes.report.output }}",
+        **fields,
+    }
+
+
+async def create(
+    api: httpx.AsyncClient, headers: dict[str, str], definition: dict[str, Any]
+) -> str:
+    created = await api.post("/api/workflows", json={"definition": definition}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def finished(api: httpx.AsyncClient, headers: dict[str, str], run_id: str) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        answer = await api.get(f"/api/runs/{run_id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    return await eventually(
+        read, lambda run: run["status"] in ("succeeded", "failed", "cancelled"), within=30
+    )
+
+
+async def test_a_run_is_recorded_node_by_node_with_inputs_outputs_and_timings(
+    live_api: httpx.AsyncClient, local_http: LocalHttpServer
+) -> None:
+    local_http.route("/weather", responses=[(500, "busy", {}), (200, {"temp": 21}, {})])
+    headers = await sign_up(live_api)
+    workflow_id = await create(live_api, headers, weather_definition(local_http.url("/weather")))
+
+    started = await live_api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"city": "Paris"}}, headers=headers
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["temporal_url"].startswith("http://localhost:8233/namespaces/default/")
+    run = await finished(live_api, headers, started.json()["id"])
+
+    assert run["status"] == "succeeded"
+    assert run["output"] == "Paris: 21"
+    assert run["inputs"] == {"city": "Paris"}
+    assert run["started_at"] and run["finished_at"]
+    nodes = {node["node_id"]: node for node in run["nodes"]}
+    assert nodes["fetch"]["status"] == "succeeded"
+    assert nodes["fetch"]["attempts"] == 2
+    assert nodes["fetch"]["input"]["query"] == {"q": "Paris"}
+    assert nodes["fetch"]["output"]["body"] == {"temp": 21}
+    assert nodes["fetch"]["started_at"] <= nodes["fetch"]["finished_at"]
+    assert nodes["report"]["output"] == "Paris: 21"
+
+    history = await live_api.get(
+        "/api/runs", params={"workflow_id": workflow_id, "status": "succeeded"}, headers=headers
+    )
+    assert [item["id"] for item in history.json()["items"]] == [run["id"]]
+
+
+async def test_a_failed_run_records_the_failed_node_and_the_error(
+    live_api: httpx.AsyncClient, local_http: LocalHttpServer
+) -> None:
+    local_http.route("/weather", responses=[(404, {"error": "unknown city"}, {})])
+    headers = await sign_up(live_api)
+    workflow_id = await create(live_api, headers, weather_definition(local_http.url("/weather")))
+    started = await live_api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"city": "Atlantis"}}, headers=headers
+    )
+    run = await finished(live_api, headers, started.json()["id"])
+    assert run["status"] == "failed"
+    assert "node 'fetch' failed" in run["error"]
+    nodes = {node["node_id"]: node for node in run["nodes"]}
+    assert nodes["fetch"]["status"] == "failed"
+    assert "404" in nodes["fetch"]["error"]
+    assert nodes["report"]["status"] == "cancelled"
+
+
+async def test_run_inputs_are_checked_against_the_definition(live_api: httpx.AsyncClient) -> None:
+    headers = await sign_up(live_api)
+    workflow_id = await create(live_api, headers, weather_definition("https://example.com/"))
+    missing = await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    wrong = await live_api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"city": 3}}, headers=headers
+    )
+    assert missing.status_code == wrong.status_code == 422
+    assert missing.json()["detail"][0]["field"] == "inputs.city"
+    assert (await live_api.get("/api/runs", headers=headers)).json()["items"] == []
+
+
+async def test_approval_through_the_api_and_a_second_decision_is_refused(
+    live_api: httpx.AsyncClient,
+) -> None:
+    headers = await sign_up(live_api)
+    definition = {
+        "name": "Gate",
+        "nodes": [
+            {"id": "gate", "type": "approval", "params": {"message": "ok?"}},
+            {"id": "after", "type": "transform", "needs": ["gate"], "params": {"value": 1}},
+        ],
+    }
+    workflow_id = await create(live_api, headers, definition)
+    run_id = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    ).json()["id"]
+
+    async def read() -> dict[str, Any]:
+        return (await live_api.get(f"/api/runs/{run_id}", headers=headers)).json()  # type: ignore[no-any-return]
+
+    await eventually(read, lambda run: run["status"] == "waiting", within=15)
+    approved = await live_api.post(
+        f"/api/runs/{run_id}/approve",
+        json={"node_id": "gate", "approved": True, "comment": "ship it"},
+        headers=headers,
+    )
+    assert approved.status_code == 202
+    run = await finished(live_api, headers, run_id)
+    assert run["status"] == "succeeded"
+    gate = next(node for node in run["nodes"] if node["node_id"] == "gate")
+    assert gate["output"]["approved"] is True
+    assert gate["output"]["comment"] == "ship it"
+    assert gate["output"]["by"].endswith("@example.com")
+    again = await live_api.post(
+        f"/api/runs/{run_id}/approve", json={"node_id": "gate", "approved": False}, headers=headers
+    )
+    assert again.status_code == 409
+
+
+async def test_cancel_through_the_api_records_a_cancelled_run(live_api: httpx.AsyncClient) -> None:
+    headers = await sign_up(live_api)
+    definition = {
+        "name": "Slow",
+        "nodes": [{"id": "wait", "type": "delay", "params": {"duration": "1h"}}],
+    }
+    workflow_id = await create(live_api, headers, definition)
+    run_id = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    ).json()["id"]
+
+    async def read() -> dict[str, Any]:
+        return (await live_api.get(f"/api/runs/{run_id}", headers=headers)).json()  # type: ignore[no-any-return]
+
+    await eventually(read, lambda run: run["status"] == "running" and run["nodes"], within=15)
+    assert (await live_api.post(f"/api/runs/{run_id}/cancel", headers=headers)).status_code == 202
+    run = await finished(live_api, headers, run_id)
+    assert run["status"] == "cancelled"
+    assert run["nodes"][0]["status"] == "cancelled"
+    again = await live_api.post(f"/api/runs/{run_id}/cancel", headers=headers)
+    assert again.status_code == 409
+
+
+async def test_other_users_get_404_and_viewers_403_on_runs(live_api: httpx.AsyncClient) -> None:
+    admin = await sign_up(live_api)
+    owner = await sign_up(live_api)
+    stranger = await sign_up(live_api)
+    definition = {"name": "T", "nodes": [{"id": "a", "type": "transform", "params": {"value": 1}}]}
+    workflow_id = await create(live_api, owner, definition)
+    run_id = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=owner)
+    ).json()["id"]
+    await finished(live_api, owner, run_id)
+
+    assert (await live_api.get(f"/api/runs/{run_id}", headers=stranger)).status_code == 404
+    for action in ("cancel", "approve"):
+        body = {"node_id": "a", "approved": True} if action == "approve" else None
+        answer = await live_api.post(f"/api/runs/{run_id}/{action}", json=body, headers=stranger)
+        assert answer.status_code == 404
+    assert (await live_api.get("/api/runs", headers=stranger)).json()["items"] == []
+    start = await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=stranger)
+    assert start.status_code == 404
+    assert (await live_api.get(f"/api/runs/{run_id}", headers=admin)).status_code == 200
+
+    stranger_id = await user_id(live_api, stranger)
+    await live_api.patch(f"/api/users/{stranger_id}", json={"role": "viewer"}, headers=admin)
+    own_workflow = await create(live_api, admin, definition)
+    await live_api.patch(
+        f"/api/users/{await user_id(live_api, owner)}", json={"role": "viewer"}, headers=admin
+    )
+    viewer_start = await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=owner)
+    assert viewer_start.status_code == 403
+    assert own_workflow
+
+
+@pytest.mark.parametrize("api_settings", ["postgresql"], indirect=True)
+async def test_temporal_unreachable_answers_503_and_leaves_no_run(
+    api_settings: Settings,
+) -> None:
+    from api.main import create_app
+
+    settings = api_settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
+            headers = await sign_up(api)
+            definition = {
+                "name": "T",
+                "nodes": [{"id": "a", "type": "transform", "params": {"value": 1}}],
+            }
+            workflow_id = await create(api, headers, definition)
+            answer = await api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+            assert answer.status_code == 503
+            assert "Temporal" in answer.json()["detail"]
+            assert (await api.get("/api/runs", headers=headers)).json()["items"] == []
