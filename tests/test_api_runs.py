@@ -1,5 +1,6 @@
 """Runs through the API: started on Temporal, recorded node by node in the database."""
 
+import json
 from typing import Any
 
 import httpx
@@ -230,3 +231,40 @@ async def test_temporal_unreachable_answers_503_and_leaves_no_run(
             assert answer.status_code == 503
             assert "Temporal" in answer.json()["detail"]
             assert (await api.get("/api/runs", headers=headers)).json()["items"] == []
+
+
+async def test_events_stream_node_changes_in_order_until_the_run_ends(
+    live_api: httpx.AsyncClient, local_http: LocalHttpServer
+) -> None:
+    local_http.route("/step", responses=[(200, {"ok": True}, {})], delay=1.0)
+    headers = await sign_up(live_api)
+    definition = {
+        "name": "Chain",
+        "nodes": [
+            {"id": "first", "type": "http.request", "params": {"url": local_http.url("/step")}},
+            {
+                "id": "second",
+                "type": "http.request",
+                "needs": ["first"],
+                "params": {"url": local_http.url("/step")},
+            },
+        ],
+    }
+    workflow_id = await create(live_api, headers, definition)
+    run_id = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    ).json()["id"]
+
+    answer = await live_api.get(f"/api/runs/{run_id}/events", headers=headers, timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = []
+    for block in answer.text.strip().split("\n\n"):
+        kind_line, data_line = block.split("\n")
+        events.append((kind_line.removeprefix("event: "), json.loads(data_line[6:])))
+    node_events = [(data["node_id"], data["status"]) for kind, data in events if kind == "node"]
+    assert ("first", "running") in node_events
+    assert node_events.index(("first", "running")) < node_events.index(("first", "succeeded"))
+    assert node_events.index(("first", "succeeded")) < node_events.index(("second", "running"))
+    assert node_events.index(("second", "running")) < node_events.index(("second", "succeeded"))
+    assert events[-1] == ("run", {"id": run_id, "status": "succeeded", "error": None})

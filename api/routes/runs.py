@@ -1,9 +1,14 @@
 """Runs: start, history, detail with per-node results, cancel, approve."""
 
+import asyncio
+import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.service import RPCError
@@ -22,6 +27,7 @@ from workflows.definition import resolve_inputs, validate_definition
 
 router = APIRouter(tags=["runs"])
 _FINISHED = {"succeeded", "failed", "cancelled"}
+EVENT_POLL_SECONDS = 0.25
 
 
 def public(run: Run, tasks: list[Task], settings: Settings) -> RunPublic:
@@ -123,6 +129,51 @@ async def read_run(
     """One run with every node's status, attempts, input, output, error and timings."""
     run = await get_run(session, user, run_id)
     return public(run, await tasks_of(session, run), settings)
+
+
+@router.get("/runs/{run_id}/events", response_class=StreamingResponse)
+async def stream_run_events(
+    run_id: uuid.UUID, user: CurrentUser, session: SessionDep, request: Request
+) -> StreamingResponse:
+    """Server-sent events: `node` when a node's status changes, `run` when the run's does.
+
+    Read from the database, which every API replica shares; the stream ends with the run.
+    """
+    run = await get_run(session, user, run_id)
+    sessions = request.app.state.sessions
+    return StreamingResponse(
+        _run_events(sessions, run.id, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _run_events(
+    sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID, request: Request
+) -> AsyncIterator[str]:
+    seen_nodes: dict[str, tuple[str, int]] = {}
+    seen_status: str | None = None
+    while not await request.is_disconnected():
+        async with sessions() as session:
+            run = await session.get(Run, run_id)
+            if run is None:
+                return
+            for task in await tasks_of(session, run):
+                signature = (task.status, task.attempts)
+                if seen_nodes.get(task.node_id) != signature:
+                    seen_nodes[task.node_id] = signature
+                    yield _sse("node", TaskPublic(**task.model_dump()).model_dump_json())
+            if run.status != seen_status:
+                seen_status = run.status
+                summary = {"id": str(run.id), "status": run.status, "error": run.error}
+                yield _sse("run", json.dumps(summary))
+            if run.status in _FINISHED:
+                return
+        await asyncio.sleep(EVENT_POLL_SECONDS)
+
+
+def _sse(event: str, data: str) -> str:
+    return f"event: {event}\ndata: {data}\n\n"
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunPublic, status_code=202)
