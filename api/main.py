@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
 from api.errors import ApiError
-from api.routes import auth, health, node_types, runs, users, workflows
+from api.routes import auth, health, hooks, node_types, runs, users, workflows
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     _add_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, node_types, workflows, runs):
+    for module in (auth, users, node_types, workflows, runs, hooks):
         app.include_router(module.router, prefix="/api")
     return app
 

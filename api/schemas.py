@@ -139,3 +139,25 @@ class ApprovalRequest(Strict):
     node_id: str = Field(max_length=64)
     approved: bool
     comment: str = Field(default="", max_length=2000)
+
+
+class CredentialCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    kind: str = Field(min_length=1, max_length=64)
+    data: dict[str, Any] = Field(description="The secret fields of that kind; write-only.")
+
+
+class CredentialPublic(BaseModel):
+    """A credential as the API shows it: never its data."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    owner_id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class CredentialTestResult(BaseModel):
+    ok: bool
+    message: str

@@ -121,6 +121,12 @@ class ScheduleTrigger(_Model):
 
 class WebhookTrigger(_Model):
     type: Literal["webhook"]
+    respond: Literal["accepted", "output"] = Field(
+        default="accepted",
+        description="'accepted' answers at once with the run id; 'output' waits for the "
+        "run and answers with its output (up to `timeout`).",
+    )
+    timeout: Duration = "30s"
 
 
 Trigger = Annotated[ManualTrigger | ScheduleTrigger | WebhookTrigger, Field(discriminator="type")]

@@ -11,18 +11,18 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.service import RPCError
 
 from api import audit, crud
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
-from api.errors import Conflict, NotFound, ServiceUnavailable
+from api.errors import Conflict, NotFound
+from api.launch import launch_run
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import ApprovalRequest, Page, RunPublic, RunStart, RunStatus, TaskPublic
 from api.temporal import temporal_client
 from core.config import Settings
 from core.models import Run, Task, User
 from core.temporal import run_url
-from workflows.dag import ApprovalDecision, DagWorkflow, RunInput
+from workflows.dag import ApprovalDecision, DagWorkflow
 from workflows.definition import resolve_inputs, validate_definition
 
 router = APIRouter(tags=["runs"])
@@ -69,31 +69,10 @@ async def start_run(
     definition = validate_definition(version.definition)
     inputs = resolve_inputs(definition, body.inputs)
     client = await temporal_client(request)
-    run_id = uuid.uuid4()
-    run = Run(
-        id=run_id,
-        workflow_id=workflow.id,
-        owner_id=workflow.owner_id,
-        version=version.version,
-        trigger="manual",
-        inputs=inputs,
-        temporal_workflow_id=f"run-{run_id}",
+    run, _ = await launch_run(
+        session, client, settings, workflow, definition, inputs, trigger="manual"
     )
-    session.add(run)
     audit.record(session, request, user.id, "run.start", f"run:{run.id}", workflow=str(workflow.id))
-    await session.commit()
-    try:
-        handle = await client.start_workflow(
-            DagWorkflow.run,
-            RunInput(definition=definition, inputs=inputs, record=True),
-            id=run.temporal_workflow_id,
-            task_queue=settings.temporal_task_queue,
-        )
-    except RPCError as error:
-        await session.delete(run)
-        await session.commit()
-        raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
-    run.temporal_run_id = handle.result_run_id
     await session.commit()
     return public(run, [], settings)
 

@@ -1,0 +1,70 @@
+"""Starting a run: a row in the database and a DagWorkflow on Temporal, never one alone."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from api.errors import ServiceUnavailable
+from core.config import Settings
+from core.models import Run, Workflow
+from workflows.dag import DagWorkflow, RunInput
+from workflows.definition import Definition
+
+
+async def launch_run(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    workflow: Workflow,
+    definition: Definition,
+    inputs: dict[str, Any],
+    *,
+    trigger: str,
+    temporal_id: str | None = None,
+) -> tuple[Run, bool]:
+    """Record and start a run of `workflow`'s current version; returns (run, is_new).
+
+    A given `temporal_id` makes the start idempotent: a second call with the same id
+    returns the first call's run instead of starting another.
+    """
+    run_id = uuid.uuid4()
+    run = Run(
+        id=run_id,
+        workflow_id=workflow.id,
+        owner_id=workflow.owner_id,
+        version=workflow.current_version,
+        trigger=trigger,
+        inputs=inputs,
+        temporal_workflow_id=temporal_id or f"run-{run_id}",
+    )
+    session.add(run)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        query = select(Run).where(Run.temporal_workflow_id == temporal_id)
+        existing = (await session.exec(query)).first()
+        if existing is None:
+            raise
+        return existing, False
+    try:
+        handle = await client.start_workflow(
+            DagWorkflow.run,
+            RunInput(definition=definition, inputs=inputs, record=True),
+            id=run.temporal_workflow_id,
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except RPCError as error:
+        await session.delete(run)
+        await session.commit()
+        raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
+    run.temporal_run_id = handle.result_run_id
+    await session.commit()
+    return run, True
