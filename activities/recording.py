@@ -1,5 +1,6 @@
 """Recording run and node progress in Flowpilot's database, so history outlives Temporal's."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -8,7 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
-from core.models import Run, Task, utcnow
+from core.models import Run, Task, Workflow, utcnow
 from workflows.contract import RECORD_PROGRESS, NodeProgress, RunProgress
 
 
@@ -21,9 +22,10 @@ class RecordingActivities:
         """Apply one batch of changes to the run's row and its task rows."""
         async with self._sessions() as session:
             query = select(Run).where(Run.temporal_workflow_id == progress.workflow_id)
-            run = (await session.exec(query)).first()
+            run = (await session.exec(query)).first() or await _scheduled_run(session, progress)
             if run is None:
                 return  # started outside the API (e.g. `flowpilot run`): nothing to record
+            session.add(run)
             run.status = progress.status
             run.started_at = run.started_at or utcnow()
             if progress.finished:
@@ -39,6 +41,24 @@ class RecordingActivities:
                 _apply(task, node)
                 session.add(task)
             await session.commit()
+
+
+async def _scheduled_run(session: AsyncSession, progress: RunProgress) -> Run | None:
+    """A new row for a run that a Temporal Schedule started, from the origin it carries.
+
+    None when the run has no origin or its workflow has been deleted since.
+    """
+    origin = progress.origin
+    if origin is None or await session.get(Workflow, uuid.UUID(origin.workflow_id)) is None:
+        return None
+    return Run(
+        workflow_id=uuid.UUID(origin.workflow_id),
+        owner_id=uuid.UUID(origin.owner_id),
+        version=origin.version,
+        trigger=origin.trigger,
+        inputs=origin.inputs,
+        temporal_workflow_id=progress.workflow_id,
+    )
 
 
 def _apply(task: Task, node: NodeProgress) -> None:

@@ -161,3 +161,9 @@ class CredentialPublic(BaseModel):
 class CredentialTestResult(BaseModel):
     ok: bool
     message: str
+
+
+class ScheduleInfo(BaseModel):
+    schedule_id: str
+    paused: bool
+    next_fire_times: list[datetime]

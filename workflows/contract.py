@@ -39,6 +39,17 @@ class NodeProgress(BaseModel):
     finished_at: str | None = None
 
 
+class RunOrigin(BaseModel):
+    """Which saved workflow a run belongs to, for runs the API did not start (schedules),
+    whose database row the first recording creates."""
+
+    workflow_id: str
+    owner_id: str
+    version: int
+    trigger: str = "schedule"
+    inputs: dict[str, Any] = {}
+
+
 class RunProgress(BaseModel):
     """What changed in a run since it was last recorded: sent to `flowpilot.record_progress`."""
 
@@ -48,6 +59,7 @@ class RunProgress(BaseModel):
     output: Any = None
     error: str | None = None
     finished: bool = False
+    origin: RunOrigin | None = None
 
 
 RECORD_PROGRESS = "flowpilot.record_progress"

@@ -54,7 +54,7 @@ class DagWorkflow:
         definition = run_input.definition
         node_types = {node.id: node.type for node in definition.nodes + definition.on_failure}
         if run_input.record:
-            self._recorder = ProgressRecorder(self._state, node_types)
+            self._recorder = ProgressRecorder(self._state, node_types, run_input.origin)
         issues = find_issues(definition)
         if issues:
             error = "invalid definition: " + "; ".join(map(str, issues))

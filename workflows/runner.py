@@ -26,7 +26,14 @@ from workflows.catalog import (
     ForeachParams,
     TransformParams,
 )
-from workflows.contract import RECORD_PROGRESS, NodeInput, NodeProgress, NodeResult, RunProgress
+from workflows.contract import (
+    RECORD_PROGRESS,
+    NodeInput,
+    NodeProgress,
+    NodeResult,
+    RunOrigin,
+    RunProgress,
+)
 from workflows.definition import Defaults, Definition, Node, RetrySpec, upstream_map
 from workflows.durations import parse_duration
 
@@ -55,6 +62,8 @@ class RunInput(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     record: bool = False
     """Record run and node progress in Flowpilot's database (runs started by the API)."""
+    origin: RunOrigin | None = None
+    """Set for runs started by a Temporal Schedule, which have no database row yet."""
 
 
 class RunState(BaseModel):
@@ -117,9 +126,12 @@ class ProgressRecorder:
     _TIMEOUT = timedelta(seconds=30)
     _RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
 
-    def __init__(self, state: "RunState", node_types: dict[str, str]) -> None:
+    def __init__(
+        self, state: "RunState", node_types: dict[str, str], origin: RunOrigin | None = None
+    ) -> None:
         self.state = state
         self.node_types = node_types
+        self.origin = origin
         self.recorded: dict[str, NodeState] = {}
         self.recorded_status: str | None = None
 
@@ -145,6 +157,7 @@ class ProgressRecorder:
             output=self.state.output if finished else None,
             error=self.state.error,
             finished=finished,
+            origin=self.origin,
         )
         await workflow.execute_local_activity(
             RECORD_PROGRESS,

@@ -1,16 +1,18 @@
 """Workflows: CRUD, immutable versions, validation."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import col, select
 
-from api import audit, crud
+from api import audit, crud, schedules
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
+from api.errors import NotFound
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import (
     Page,
+    ScheduleInfo,
     ValidateRequest,
     ValidateResponse,
     ValidationIssue,
@@ -18,12 +20,28 @@ from api.schemas import (
     WorkflowVersionPublic,
     WorkflowWrite,
 )
+from api.temporal import temporal_client
 from core.config import Settings
-from core.models import Workflow, WorkflowVersion
+from core.models import User, Workflow, WorkflowVersion
 from workflows.definition import DefinitionError, validate_definition
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+async def _sync_schedule(
+    request: Request,
+    settings: Settings,
+    workflow: Workflow,
+    raw: dict[str, Any],
+    was_scheduled: bool,
+) -> None:
+    """Bring the Temporal Schedule in line before the change commits (503 if Temporal is out)."""
+    definition = validate_definition(raw)
+    if definition.trigger.type == "schedule" or was_scheduled:
+        await schedules.sync_schedule(
+            await temporal_client(request), settings, workflow, definition
+        )
 
 
 def public(workflow: Workflow, version: WorkflowVersion, settings: Settings) -> WorkflowPublic:
@@ -92,6 +110,7 @@ async def create_workflow(
 ) -> WorkflowPublic:
     """Save a new workflow; its definition becomes version 1."""
     workflow = crud.create_workflow(session, user, body.definition)
+    await _sync_schedule(request, settings, workflow, body.definition, was_scheduled=False)
     audit.record(session, request, user.id, "workflow.create", f"workflow:{workflow.id}")
     await session.commit()
     return public(workflow, await crud.get_version(session, workflow, 1), settings)
@@ -118,7 +137,9 @@ async def update_workflow(
 ) -> WorkflowPublic:
     """Save a new version; earlier versions and the runs pinned to them stay as they were."""
     workflow = await crud.get_workflow(session, user, workflow_id, for_update=True)
+    was_scheduled = workflow.trigger_type == "schedule"
     version = crud.add_version(session, user, workflow, body.definition)
+    await _sync_schedule(request, settings, workflow, body.definition, was_scheduled)
     audit.record(
         session,
         request,
@@ -137,6 +158,8 @@ async def delete_workflow(
 ) -> Response:
     """Delete a workflow with its versions and run history."""
     workflow = await crud.get_workflow(session, user, workflow_id)
+    if workflow.trigger_type == "schedule":
+        await schedules.delete_schedule(await temporal_client(request), workflow)
     await session.delete(workflow)
     audit.record(session, request, user.id, "workflow.delete", f"workflow:{workflow.id}")
     await session.commit()
@@ -155,3 +178,63 @@ async def read_workflow_versions(
         .order_by(col(WorkflowVersion.version).desc())
     )
     return list((await session.exec(query)).all())
+
+
+@router.post("/{workflow_id}/pause", response_model=WorkflowPublic)
+async def pause_workflow(
+    workflow_id: uuid.UUID,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> WorkflowPublic:
+    """Stop the schedule and webhook from starting runs; manual runs still work."""
+    return await _set_paused(workflow_id, True, user, session, settings, request)
+
+
+@router.post("/{workflow_id}/resume", response_model=WorkflowPublic)
+async def resume_workflow(
+    workflow_id: uuid.UUID,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> WorkflowPublic:
+    """Let the schedule and webhook start runs again."""
+    return await _set_paused(workflow_id, False, user, session, settings, request)
+
+
+async def _set_paused(
+    workflow_id: uuid.UUID,
+    paused: bool,
+    user: User,
+    session: SessionDep,
+    settings: Settings,
+    request: Request,
+) -> WorkflowPublic:
+    workflow = await crud.get_workflow(session, user, workflow_id, for_update=True)
+    if workflow.trigger_type == "schedule":
+        await schedules.set_paused(await temporal_client(request), workflow, paused)
+    workflow.paused = paused
+    action = "workflow.pause" if paused else "workflow.resume"
+    audit.record(session, request, user.id, action, f"workflow:{workflow.id}")
+    await session.commit()
+    return public(
+        workflow, await crud.get_version(session, workflow, workflow.current_version), settings
+    )
+
+
+@router.get("/{workflow_id}/schedule", response_model=ScheduleInfo)
+async def read_workflow_schedule(
+    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep, request: Request
+) -> ScheduleInfo:
+    """The schedule of a workflow with a `schedule` trigger, and its next fire times."""
+    workflow = await crud.get_workflow(session, user, workflow_id)
+    if workflow.trigger_type != "schedule":
+        raise NotFound("this workflow has no schedule trigger")
+    client = await temporal_client(request)
+    return ScheduleInfo(
+        schedule_id=schedules.schedule_id(workflow),
+        paused=workflow.paused,
+        next_fire_times=await schedules.next_fire_times(client, workflow),
+    )
