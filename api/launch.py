@@ -27,6 +27,8 @@ async def launch_run(
     *,
     trigger: str,
     temporal_id: str | None = None,
+    version: int | None = None,
+    reused_outputs: dict[str, Any] | None = None,
 ) -> tuple[Run, bool]:
     """Record and start a run of `workflow`'s current version; returns (run, is_new).
 
@@ -38,7 +40,7 @@ async def launch_run(
         id=run_id,
         workflow_id=workflow.id,
         owner_id=workflow.owner_id,
-        version=workflow.current_version,
+        version=version or workflow.current_version,
         trigger=trigger,
         inputs=inputs,
         temporal_workflow_id=temporal_id or f"run-{run_id}",
@@ -56,7 +58,12 @@ async def launch_run(
     try:
         handle = await client.start_workflow(
             DagWorkflow.run,
-            RunInput(definition=definition, inputs=inputs, record=True),
+            RunInput(
+                definition=definition,
+                inputs=inputs,
+                record=True,
+                reused_outputs=reused_outputs or {},
+            ),
             id=run.temporal_workflow_id,
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

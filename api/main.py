@@ -4,12 +4,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
 from api.errors import ApiError
+from api.ratelimit import api_rate_limit, build_rate_limiter
 from api.routes import auth, health, hooks, node_types, runs, users, workflows
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = None
         yield
         await app.state.engine.dispose()
+        await app.state.rate_limiter.aclose()
 
     app = FastAPI(
         title="Flowpilot",
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.jwt_key = derive_key(instance_secret(settings), "jwt")
+    app.state.rate_limiter = build_rate_limiter(settings.redis_url)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -47,8 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     _add_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, node_types, workflows, runs, hooks):
-        app.include_router(module.router, prefix="/api")
+    for module in (auth, users, node_types, workflows, runs):
+        app.include_router(module.router, prefix="/api", dependencies=[Depends(api_rate_limit)])
+    app.include_router(hooks.router, prefix="/api")  # limited per webhook token instead
     return app
 
 

@@ -167,3 +167,12 @@ class ScheduleInfo(BaseModel):
     schedule_id: str
     paused: bool
     next_fire_times: list[datetime]
+
+
+class RetryRequest(Strict):
+    latest: bool = Field(
+        default=False, description="Run the workflow's latest version instead of the pinned one."
+    )
+    params: dict[str, Any] | None = Field(
+        default=None, description="New params for the node that failed."
+    )

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     )
     http_max_response_bytes: int = 10 * 1024 * 1024
 
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate limits shared by all API replicas; unset: in-process limits.",
+    )
+    rate_limit_login_per_minute: int = Field(default=10, ge=1)
+    rate_limit_api_per_minute: int = Field(default=600, ge=1)
+    rate_limit_webhook_per_minute: int = Field(default=120, ge=1)
+
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Self:
         if not self.database_url:

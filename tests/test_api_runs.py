@@ -268,3 +268,53 @@ async def test_events_stream_node_changes_in_order_until_the_run_ends(
     assert node_events.index(("first", "succeeded")) < node_events.index(("second", "running"))
     assert node_events.index(("second", "running")) < node_events.index(("second", "succeeded"))
     assert events[-1] == ("run", {"id": run_id, "status": "succeeded", "error": None})
+
+
+async def test_retry_from_failure_reuses_succeeded_nodes_and_takes_new_params(
+    live_api: httpx.AsyncClient, local_http: LocalHttpServer
+) -> None:
+    local_http.route("/first", responses=[(200, {"n": 1}, {})])
+    local_http.route("/broken", responses=[(404, "gone", {})])
+    local_http.route("/fixed", responses=[(200, {"n": 2}, {})])
+    headers = await sign_up(live_api)
+    definition = {
+        "name": "Retry me",
+        "nodes": [
+            {"id": "first", "type": "http.request", "params": {"url": local_http.url("/first")}},
+            {
+                "id": "second",
+                "type": "http.request",
+                "needs": ["first"],
+                "params": {"url": local_http.url("/broken")},
+            },
+            {
+                "id": "total",
+                "type": "transform",
+                "needs": ["second"],
+                "params": {"value": "{{ nodes.first.output.body.n + nodes.second.output.body.n }}"},
+            },
+        ],
+        "output": "{{ nodes.total.output }}",
+    }
+    workflow_id = await create(live_api, headers, definition)
+    first_run = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    ).json()["id"]
+    assert (await finished(live_api, headers, first_run))["status"] == "failed"
+
+    retried = await live_api.post(
+        f"/api/runs/{first_run}/retry",
+        json={"params": {"url": local_http.url("/fixed")}},
+        headers=headers,
+    )
+    assert retried.status_code == 201, retried.text
+    run = await finished(live_api, headers, retried.json()["id"])
+    assert run["status"] == "succeeded"
+    assert run["trigger"] == "retry"
+    assert run["output"] == 3
+    assert local_http.hits("/first") == 1, "the node that had succeeded is not run again"
+    assert local_http.hits("/fixed") == 1
+    nodes = {node["node_id"]: node for node in run["nodes"]}
+    assert nodes["first"]["output"]["body"] == {"n": 1}
+    succeeded_again = await live_api.post(f"/api/runs/{run['id']}/retry", json={}, headers=headers)
+    assert succeeded_again.status_code == 409

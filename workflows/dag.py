@@ -69,7 +69,9 @@ class DagWorkflow:
                 "started_at": info.start_time.isoformat(),
             },
         }
-        runner = self._runner(definition.nodes, definition.defaults, context)
+        runner = self._runner(
+            definition.nodes, definition.defaults, context, run_input.reused_outputs
+        )
         try:
             failure = await runner.run()
         except asyncio.CancelledError:
@@ -101,7 +103,13 @@ class DagWorkflow:
         """Approve or reject a waiting `approval` node; the first decision counts."""
         self._approvals.setdefault(decision.node_id, decision)
 
-    def _runner(self, nodes: list[Node], defaults: Defaults, context: dict[str, Any]) -> DagRunner:
+    def _runner(
+        self,
+        nodes: list[Node],
+        defaults: Defaults,
+        context: dict[str, Any],
+        reused: dict[str, Any] | None = None,
+    ) -> DagRunner:
         run_id = workflow.info().workflow_id
         return DagRunner(
             nodes,
@@ -112,6 +120,7 @@ class DagWorkflow:
             key_prefix=f"{run_id}:",
             approvals=self._approvals,
             on_step=self._recorder.step if self._recorder else None,
+            reused=reused,
         )
 
     def _render_output(self, template: Any, context: dict[str, Any]) -> Failure | None:

@@ -64,6 +64,9 @@ class RunInput(BaseModel):
     """Record run and node progress in Flowpilot's database (runs started by the API)."""
     origin: RunOrigin | None = None
     """Set for runs started by a Temporal Schedule, which have no database row yet."""
+    reused_outputs: dict[str, Any] = Field(default_factory=dict)
+    """Outputs of nodes that succeeded in an earlier run: a retry takes them as they were
+    instead of running those nodes again."""
 
 
 class RunState(BaseModel):
@@ -195,6 +198,7 @@ class DagRunner:
         key_prefix: str,
         approvals: dict[str, ApprovalDecision],
         on_step: Callable[[], Awaitable[None]] | None = None,
+        reused: dict[str, Any] | None = None,
     ) -> None:
         self.nodes = nodes
         self.defaults = defaults
@@ -204,6 +208,7 @@ class DagRunner:
         self.key_prefix = key_prefix
         self.approvals = approvals
         self.on_step = on_step
+        self.reused = reused or {}
         self.upstream = upstream_map(nodes)
         for node in nodes:
             states.setdefault(node.id, NodeState())
@@ -255,7 +260,9 @@ class DagRunner:
                 pending.remove(node)
                 progressed = True
                 try:
-                    if self._should_skip(node):
+                    if node.id in self.reused:
+                        self._finish(node, "succeeded", self.reused[node.id])
+                    elif self._should_skip(node):
                         self._finish(node, "skipped")
                     else:
                         self._start(node, running)

@@ -2,13 +2,14 @@
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from api import audit
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import Conflict, Unauthorized
+from api.ratelimit import login_rate_limit
 from api.schemas import LoginRequest, RegisterRequest, TokenResponse, UserPublic
 from api.security import create_access_token, hash_password, verify_password
 from core.models import User
@@ -36,7 +37,7 @@ async def register(body: RegisterRequest, session: SessionDep, request: Request)
     return user
 
 
-@router.post("/login", response_model=TokenResponse)
+@router.post("/login", response_model=TokenResponse, dependencies=[Depends(login_rate_limit)])
 async def login(
     body: LoginRequest, session: SessionDep, settings: SettingsDep, request: Request
 ) -> TokenResponse:

@@ -4,7 +4,7 @@ import asyncio
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 from temporalio.client import Client, WorkflowFailureError
@@ -13,6 +13,7 @@ from api import audit, crud
 from api.deps import SessionDep, SettingsDep
 from api.errors import Conflict, NotFound
 from api.launch import launch_run
+from api.ratelimit import webhook_rate_limit
 from api.temporal import temporal_client
 from core.models import Workflow
 from workflows.dag import DagWorkflow
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/hooks", tags=["webhooks"])
 DELIVERY_ID_HEADERS = ("idempotency-key", "x-github-delivery", "x-request-id", "x-delivery-id")
 
 
-@router.post("/{token}")
+@router.post("/{token}", dependencies=[Depends(webhook_rate_limit)])
 async def receive_webhook(
     token: str,
     request: Request,

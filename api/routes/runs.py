@@ -1,6 +1,7 @@
 """Runs: start, history, detail with per-node results, cancel, approve."""
 
 import asyncio
+import copy
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +18,15 @@ from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
 from api.errors import Conflict, NotFound
 from api.launch import launch_run
 from api.pagination import MAX_LIMIT, newest_first, page_of
-from api.schemas import ApprovalRequest, Page, RunPublic, RunStart, RunStatus, TaskPublic
+from api.schemas import (
+    ApprovalRequest,
+    Page,
+    RetryRequest,
+    RunPublic,
+    RunStart,
+    RunStatus,
+    TaskPublic,
+)
 from api.temporal import temporal_client
 from core.config import Settings
 from core.models import Run, Task, User
@@ -73,6 +82,62 @@ async def start_run(
         session, client, settings, workflow, definition, inputs, trigger="manual"
     )
     audit.record(session, request, user.id, "run.start", f"run:{run.id}", workflow=str(workflow.id))
+    await session.commit()
+    return public(run, [], settings)
+
+
+@router.post("/runs/{run_id}/retry", response_model=RunPublic, status_code=201)
+async def retry_run(
+    run_id: uuid.UUID,
+    body: RetryRequest,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> RunPublic:
+    """Start a new run from the failure: nodes that succeeded keep their recorded outputs.
+
+    Optionally with new params for the failed node, and on the latest version.
+    """
+    failed_run = await get_run(session, user, run_id)
+    if failed_run.status not in ("failed", "cancelled"):
+        raise Conflict("only failed or cancelled runs can be retried")
+    workflow = await crud.get_workflow(session, user, failed_run.workflow_id)
+    version_number = workflow.current_version if body.latest else failed_run.version
+    raw = copy.deepcopy((await crud.get_version(session, workflow, version_number)).definition)
+    tasks = await tasks_of(session, failed_run)
+    if body.params is not None:
+        failed = next((task.node_id for task in tasks if task.status == "failed"), None)
+        node = next((n for n in raw["nodes"] if n.get("id") == failed), None)
+        if node is None:
+            raise Conflict("the run has no failed node whose params could be replaced")
+        node["params"] = body.params
+    definition = validate_definition(raw)
+    node_ids = {node.id for node in definition.nodes}
+    reused = {
+        t.node_id: t.output for t in tasks if t.status == "succeeded" and t.node_id in node_ids
+    }
+    client = await temporal_client(request)
+    run, _ = await launch_run(
+        session,
+        client,
+        settings,
+        workflow,
+        definition,
+        failed_run.inputs or {},
+        trigger="retry",
+        version=version_number,
+        reused_outputs=reused,
+    )
+    audit.record(
+        session,
+        request,
+        user.id,
+        "run.retry",
+        f"run:{run.id}",
+        retry_of=str(failed_run.id),
+        reused=sorted(reused),
+    )
     await session.commit()
     return public(run, [], settings)
 

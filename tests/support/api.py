@@ -45,6 +45,7 @@ async def api_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settin
         data_dir=tmp_path,
         temporal_task_queue=f"test-{uuid.uuid4()}",
         http_allowed_hosts=["127.0.0.1"],
+        redis_url=None,
     )
 
 
