@@ -5,13 +5,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
 from api.errors import ApiError
 from api.ratelimit import api_rate_limit, build_rate_limiter
-from api.routes import auth, health, hooks, node_types, runs, users, workflows
+from api.routes import auth, credentials, health, hooks, node_types, runs, users, workflows
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     _add_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, node_types, workflows, runs):
+    for module in (auth, users, node_types, workflows, runs, credentials):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(api_rate_limit)])
     app.include_router(hooks.router, prefix="/api")  # limited per webhook token instead
     return app
@@ -60,6 +61,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        """FastAPI's default echoes each offending `input`, which may be a password or a
+        credential's secret: answer with where and what only."""
+        errors = [
+            {"loc": detail["loc"], "msg": detail["msg"], "type": detail["type"]}
+            for detail in error.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def conflict(_request: Request, _error: IntegrityError) -> JSONResponse:

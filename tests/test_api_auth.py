@@ -101,3 +101,11 @@ async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
     ready = await api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_validation_errors_never_echo_what_was_sent(api: httpx.AsyncClient) -> None:
+    secret = "hunter2-canary-secret"
+    answer = await api.post("/api/auth/login", json={"password": secret, "extra": secret})
+    assert answer.status_code == 422
+    assert secret not in answer.text
+    assert {"loc", "msg", "type"} == set(answer.json()["detail"][0])
