@@ -11,6 +11,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.errors import ServiceUnavailable
+from api.metrics import RUNS_STARTED
 from core.config import Settings
 from core.models import Run, Workflow
 from workflows.dag import DagWorkflow, RunInput
@@ -74,4 +75,5 @@ async def launch_run(
         raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
     run.temporal_run_id = handle.result_run_id
     await session.commit()
+    RUNS_STARTED.labels(trigger).inc()
     return run, True

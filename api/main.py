@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
 from api.errors import ApiError
+from api.metrics import measure
 from api.ratelimit import api_rate_limit, build_rate_limiter
 from api.routes import auth, credentials, health, hooks, node_types, runs, users, workflows
 from core.config import Settings, get_settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
+    app.middleware("http")(measure)
     _add_error_handlers(app)
     app.include_router(health.router)
     for module in (auth, users, node_types, workflows, runs, credentials):

@@ -96,11 +96,25 @@ async def test_deactivated_user_token_stops_working(api: httpx.AsyncClient) -> N
     assert (await api.get("/api/auth/me", headers=other)).status_code == 401
 
 
-async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/healthz")).json() == {"status": "ok"}
+async def test_health_readiness_and_metrics(live_api: httpx.AsyncClient) -> None:
+    assert (await live_api.get("/healthz")).json() == {"status": "ok"}
+    ready = await live_api.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "temporal": "ok"}
+    metrics = await live_api.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'flowpilot_http_request_seconds_count{method="GET",route="/readyz",status="200"}' in (
+        metrics.text
+    )
+
+
+async def test_readiness_is_503_when_temporal_is_unreachable(api: httpx.AsyncClient) -> None:
+    app = api._transport.app  # type: ignore[attr-defined]
+    app.state.settings = app.state.settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
     ready = await api.get("/readyz")
-    assert ready.status_code == 200
+    assert ready.status_code == 503
     assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["temporal"].startswith("error")
 
 
 async def test_validation_errors_never_echo_what_was_sent(api: httpx.AsyncClient) -> None:
