@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 
+from activities.credentials import CredentialStore
 from activities.http import HttpActivities
 from activities.recording import RecordingActivities
 from core.config import Settings
+from core.crypto import cipher_for
 from core.db import create_engine, session_factory
 from workflows.contract import RECORD_PROGRESS
 
@@ -19,10 +21,13 @@ from workflows.contract import RECORD_PROGRESS
 def build_activities(
     settings: Settings, http_client: httpx.AsyncClient | None = None
 ) -> dict[str, Callable[..., Any]]:
+    sessions = session_factory(create_engine(settings))
+    credentials = CredentialStore(sessions, cipher_for(settings))
     http = HttpActivities(
         allowed_hosts=settings.http_allowed_hosts,
         max_response_bytes=settings.http_max_response_bytes,
         client=http_client,
+        credentials=credentials,
     )
-    recording = RecordingActivities(session_factory(create_engine(settings)))
+    recording = RecordingActivities(sessions)
     return {"http.request": http.request, RECORD_PROGRESS: recording.record_progress}

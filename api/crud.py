@@ -8,8 +8,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import NotFound
-from core.models import User, Workflow, WorkflowVersion, utcnow
-from workflows.definition import validate_definition
+from core.models import Credential, User, Workflow, WorkflowVersion, utcnow
+from workflows.definition import DefinitionError, Issue, validate_definition
 
 
 def owned_by(user: User) -> Any:
@@ -39,6 +39,41 @@ async def get_version(session: AsyncSession, workflow: Workflow, version: int) -
     if found is None:
         raise NotFound(f"version {version} not found")
     return found
+
+
+async def check_credentials(
+    session: AsyncSession, owner_id: uuid.UUID, raw: dict[str, Any]
+) -> None:
+    """Every credential a definition names must be one of its owner's (422 otherwise)."""
+    named = _credential_names(raw.get("nodes", []) + raw.get("on_failure", []))
+    if not named:
+        return
+    query = select(Credential.name).where(
+        Credential.owner_id == owner_id, col(Credential.name).in_(set(named.values()))
+    )
+    missing = set(named.values()) - set((await session.exec(query)).all())
+    if missing:
+        raise DefinitionError(
+            [
+                Issue(node=node_id, field="credential", message=f"no credential named '{name}'")
+                for node_id, name in named.items()
+                if name in missing
+            ]
+        )
+
+
+def _credential_names(nodes: list[Any]) -> dict[str, str]:
+    """node id → credential name, foreach bodies included."""
+    names: dict[str, str] = {}
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("credential"), str):
+            names[str(node.get("id"))] = node["credential"]
+        body = node.get("params", {}).get("nodes") if isinstance(node.get("params"), dict) else None
+        if node.get("type") == "foreach" and isinstance(body, list):
+            names.update(_credential_names(body))
+    return names
 
 
 def create_workflow(session: AsyncSession, user: User, raw: dict[str, Any]) -> Workflow:

@@ -63,6 +63,7 @@ async def launch_run(
                 definition=definition,
                 inputs=inputs,
                 record=True,
+                owner_id=str(workflow.owner_id),
                 reused_outputs=reused_outputs or {},
             ),
             id=run.temporal_workflow_id,

@@ -84,7 +84,13 @@ def _schedule(
     )
     action = ScheduleActionStartWorkflow(
         DagWorkflow.run,
-        RunInput(definition=definition, inputs=inputs, record=True, origin=origin),
+        RunInput(
+            definition=definition,
+            inputs=inputs,
+            record=True,
+            origin=origin,
+            owner_id=str(workflow.owner_id),
+        ),
         id=f"scheduled-{workflow.id}",
         task_queue=settings.temporal_task_queue,
     )

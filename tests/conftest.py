@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,9 +35,13 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     """Worker settings for tests: the local HTTP server on loopback is allowed."""
-    return Settings(http_allowed_hosts=["127.0.0.1"], temporal_task_queue=f"test-{uuid.uuid4()}")
+    return Settings(
+        http_allowed_hosts=["127.0.0.1"],
+        temporal_task_queue=f"test-{uuid.uuid4()}",
+        data_dir=tmp_path,
+    )
 
 
 @pytest.fixture

@@ -5,8 +5,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.models import AuditLog
 from tests.support.api import sign_up, user_id
 from tests.support.local_http import LocalHttpServer
 from tests.support.runs import eventually
@@ -318,3 +321,80 @@ async def test_retry_from_failure_reuses_succeeded_nodes_and_takes_new_params(
     assert nodes["first"]["output"]["body"] == {"n": 1}
     succeeded_again = await live_api.post(f"/api/runs/{run['id']}/retry", json={}, headers=headers)
     assert succeeded_again.status_code == 409
+
+
+async def test_a_credential_reaches_the_service_and_nothing_else(
+    live_api: httpx.AsyncClient, local_http: LocalHttpServer, temporal_env: WorkflowEnvironment
+) -> None:
+    canary = "canary-7f3a9-secret-token"
+    local_http.route("/private", responses=[(200, {"ok": True}, {})])
+    headers = await sign_up(live_api)
+    stored = await live_api.post(
+        "/api/credentials",
+        json={"name": "service", "kind": "bearer", "data": {"token": canary}},
+        headers=headers,
+    )
+    assert stored.status_code == 201, stored.text
+    definition = {
+        "name": "Private call",
+        "nodes": [
+            {
+                "id": "call",
+                "type": "http.request",
+                "credential": "service",
+                "params": {"url": local_http.url("/private")},
+            }
+        ],
+        "output": "{{ nodes.call.output.body }}",
+    }
+    workflow_id = await create(live_api, headers, definition)
+    run_id = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    ).json()["id"]
+    run = await finished(live_api, headers, run_id)
+
+    assert run["status"] == "succeeded", run
+    assert local_http.requests("/private")[0].headers["authorization"] == f"Bearer {canary}"
+    responses = [
+        await live_api.get(f"/api/runs/{run_id}", headers=headers),
+        await live_api.get("/api/runs", headers=headers),
+        await live_api.get("/api/credentials", headers=headers),
+        await live_api.get(f"/api/workflows/{workflow_id}", headers=headers),
+    ]
+    assert all(canary not in answer.text for answer in responses)
+    handle = temporal_env.client.get_workflow_handle(f"run-{run_id}")
+    history = (await handle.fetch_history()).to_json()
+    assert canary not in history
+    app = live_api._transport.app  # type: ignore[attr-defined]
+    async with app.state.sessions() as session:
+        rows = (await session.exec(select(AuditLog))).all()
+    assert any(row.action == "credential.use" for row in rows)
+    assert all(canary not in str(row.details) for row in rows)
+
+
+async def test_a_workflow_cannot_name_a_credential_its_owner_does_not_have(
+    live_api: httpx.AsyncClient,
+) -> None:
+    owner = await sign_up(live_api)
+    other = await sign_up(live_api)
+    await live_api.post(
+        "/api/credentials",
+        json={"name": "theirs", "kind": "bearer", "data": {"token": "t"}},
+        headers=other,
+    )
+    definition = {
+        "name": "Borrow",
+        "nodes": [
+            {
+                "id": "call",
+                "type": "http.request",
+                "credential": "theirs",
+                "params": {"url": "https://example.com/"},
+            }
+        ],
+    }
+    refused = await live_api.post("/api/workflows", json={"definition": definition}, headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [
+        {"node": "call", "field": "credential", "message": "no credential named 'theirs'"}
+    ]

@@ -18,6 +18,8 @@ class NodeInput(BaseModel):
     """The node's params, already rendered and validated against its type's schema."""
     credential: str | None = None
     """The name of a stored credential; the activity resolves it, the workflow never sees it."""
+    owner_id: str | None = None
+    """The run's owner, whose credentials `credential` names."""
     idempotency_key: str
     """`run id:node id`, stable across retries, to hand to services that dedupe requests."""
 

@@ -48,6 +48,7 @@ class DagWorkflow:
         self._state = RunState()
         self._approvals: dict[str, ApprovalDecision] = {}
         self._recorder: ProgressRecorder | None = None
+        self._owner_id: str | None = None
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
@@ -69,6 +70,7 @@ class DagWorkflow:
                 "started_at": info.start_time.isoformat(),
             },
         }
+        self._owner_id = run_input.owner_id
         runner = self._runner(
             definition.nodes, definition.defaults, context, run_input.reused_outputs
         )
@@ -121,6 +123,7 @@ class DagWorkflow:
             approvals=self._approvals,
             on_step=self._recorder.step if self._recorder else None,
             reused=reused,
+            owner_id=self._owner_id,
         )
 
     def _render_output(self, template: Any, context: dict[str, Any]) -> Failure | None:
@@ -161,6 +164,7 @@ class ForeachBatchWorkflow:
                     run_id=batch.run_id,
                     key_prefix=f"{batch.foreach_id}[{index}].",
                     approvals={},
+                    owner_id=batch.owner_id,
                 )
                 failure = await runner.run()
                 if failure is not None:

@@ -64,6 +64,8 @@ class RunInput(BaseModel):
     """Record run and node progress in Flowpilot's database (runs started by the API)."""
     origin: RunOrigin | None = None
     """Set for runs started by a Temporal Schedule, which have no database row yet."""
+    owner_id: str | None = None
+    """The Flowpilot user the run belongs to: node credentials are theirs."""
     reused_outputs: dict[str, Any] = Field(default_factory=dict)
     """Outputs of nodes that succeeded in an earlier run: a retry takes them as they were
     instead of running those nodes again."""
@@ -102,6 +104,7 @@ class BatchInput(BaseModel):
     concurrency: int
     output: Any = None
     context: dict[str, Any]
+    owner_id: str | None = None
 
 
 class NodeFailed(Exception):
@@ -199,6 +202,7 @@ class DagRunner:
         approvals: dict[str, ApprovalDecision],
         on_step: Callable[[], Awaitable[None]] | None = None,
         reused: dict[str, Any] | None = None,
+        owner_id: str | None = None,
     ) -> None:
         self.nodes = nodes
         self.defaults = defaults
@@ -209,6 +213,7 @@ class DagRunner:
         self.approvals = approvals
         self.on_step = on_step
         self.reused = reused or {}
+        self.owner_id = owner_id
         self.upstream = upstream_map(nodes)
         for node in nodes:
             states.setdefault(node.id, NodeState())
@@ -396,6 +401,7 @@ class DagRunner:
             type=node.type,
             params=params,
             credential=node.credential,
+            owner_id=self.owner_id,
             idempotency_key=f"{self.key_prefix}{node.id}",
         )
         timeout = parse_duration(node.timeout or self.defaults.timeout)
@@ -480,6 +486,7 @@ class DagRunner:
                 concurrency=per_child,
                 output=spec.output,
                 context=self._outer_context(node),
+                owner_id=self.owner_id,
             )
             async with slots:
                 return await workflow.execute_child_workflow(

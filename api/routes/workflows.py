@@ -110,6 +110,7 @@ async def create_workflow(
 ) -> WorkflowPublic:
     """Save a new workflow; its definition becomes version 1."""
     workflow = crud.create_workflow(session, user, body.definition)
+    await crud.check_credentials(session, workflow.owner_id, body.definition)
     await _sync_schedule(request, settings, workflow, body.definition, was_scheduled=False)
     audit.record(session, request, user.id, "workflow.create", f"workflow:{workflow.id}")
     await session.commit()
@@ -139,6 +140,7 @@ async def update_workflow(
     workflow = await crud.get_workflow(session, user, workflow_id, for_update=True)
     was_scheduled = workflow.trigger_type == "schedule"
     version = crud.add_version(session, user, workflow, body.definition)
+    await crud.check_credentials(session, workflow.owner_id, body.definition)
     await _sync_schedule(request, settings, workflow, body.definition, was_scheduled)
     audit.record(
         session,
