@@ -13,7 +13,18 @@ from sqlalchemy.exc import DataError, IntegrityError
 from api.errors import ApiError
 from api.metrics import measure
 from api.ratelimit import api_rate_limit, build_rate_limiter
-from api.routes import auth, credentials, health, hooks, node_types, runs, users, workflows
+from api.routes import (
+    api_keys,
+    audit_logs,
+    auth,
+    credentials,
+    health,
+    hooks,
+    node_types,
+    runs,
+    users,
+    workflows,
+)
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
@@ -53,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(measure)
     _add_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, node_types, workflows, runs, credentials):
+    routers = (auth, api_keys, users, audit_logs, node_types, workflows, runs, credentials)
+    for module in routers:
         app.include_router(module.router, prefix="/api", dependencies=[Depends(api_rate_limit)])
     app.include_router(hooks.router, prefix="/api")  # limited per webhook token instead
     return app

@@ -176,3 +176,34 @@ class RetryRequest(Strict):
     params: dict[str, Any] | None = Field(
         default=None, description="New params for the node that failed."
     )
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str
+    """Shown once."""
+
+
+class AuditLogPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    actor_id: uuid.UUID | None
+    action: str
+    target: str
+    ip: str | None
+    details: dict[str, Any] | None
+    created_at: datetime

@@ -123,3 +123,39 @@ async def test_validation_errors_never_echo_what_was_sent(api: httpx.AsyncClient
     assert answer.status_code == 422
     assert secret not in answer.text
     assert {"loc", "msg", "type"} == set(answer.json()["detail"][0])
+
+
+async def test_api_keys_act_as_their_user_until_revoked(api: httpx.AsyncClient) -> None:
+    headers = await sign_up(api)
+    other = await sign_up(api)
+    created = await api.post("/api/api-keys", json={"name": "ci"}, headers=headers)
+    assert created.status_code == 201
+    key = created.json()["key"]
+    assert key.startswith("fp_")
+    with_key = {"Authorization": f"Bearer {key}"}
+    me = await api.get("/api/auth/me", headers=with_key)
+    assert me.json()["id"] == await user_id(api, headers)
+    listed = await api.get("/api/api-keys", headers=headers)
+    assert key not in listed.text
+    assert listed.json()[0]["prefix"] == key[:8]
+    assert listed.json()[0]["last_used_at"] is not None
+    key_id = created.json()["id"]
+    assert (await api.delete(f"/api/api-keys/{key_id}", headers=other)).status_code == 404
+    assert (await api.delete(f"/api/api-keys/{key_id}", headers=headers)).status_code == 204
+    assert (await api.get("/api/auth/me", headers=with_key)).status_code == 401
+
+
+async def test_admins_read_and_filter_the_audit_log_and_others_cannot(
+    api: httpx.AsyncClient,
+) -> None:
+    admin = await sign_up(api)
+    editor = await sign_up(api)
+    editor_id = await user_id(api, editor)
+    logins = await api.get(
+        "/api/audit-logs", params={"action": "user.login", "actor_id": editor_id}, headers=admin
+    )
+    assert logins.status_code == 200
+    [entry] = logins.json()["items"]
+    assert entry["target"] == f"user:{editor_id}"
+    assert entry["ip"]
+    assert (await api.get("/api/audit-logs", headers=editor)).status_code == 403

@@ -1,0 +1,41 @@
+"""The audit trail, for admins."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
+from api.deps import Admin, SessionDep
+from api.pagination import MAX_LIMIT, newest_first, page_of
+from api.schemas import AuditLogPublic, Page
+from core.models import AuditLog
+
+router = APIRouter(prefix="/audit-logs", tags=["audit"])
+
+
+@router.get("", response_model=Page[AuditLogPublic])
+async def read_audit_logs(
+    _admin: Admin,
+    session: SessionDep,
+    action: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[Any]:
+    """Who did what to which thing, from where; newest first, filterable."""
+    query = select(AuditLog)
+    if action is not None:
+        query = query.where(AuditLog.action == action)
+    if actor_id is not None:
+        query = query.where(AuditLog.actor_id == actor_id)
+    if target is not None:
+        query = query.where(AuditLog.target == target)
+    if since is not None:
+        query = query.where(col(AuditLog.created_at) >= since)
+    rows = (await session.exec(newest_first(query, AuditLog, cursor, limit))).all()
+    items, next_cursor = page_of(list(rows), limit)
+    return Page(items=items, next_cursor=next_cursor)
