@@ -207,3 +207,20 @@ class AuditLogPublic(BaseModel):
     ip: str | None
     details: dict[str, Any] | None
     created_at: datetime
+
+
+class NodeTestRequest(Strict):
+    node: dict[str, Any] = Field(description="The node as it stands in the editor.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Sample run inputs.")
+    upstream: dict[str, Any] = Field(
+        default_factory=dict, description="Sample outputs of upstream nodes, by node id."
+    )
+    timeout_seconds: float = Field(default=60, gt=0, le=300)
+
+
+class NodeTestResult(BaseModel):
+    status: str
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    attempts: int = 0

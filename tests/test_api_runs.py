@@ -398,3 +398,44 @@ async def test_a_workflow_cannot_name_a_credential_its_owner_does_not_have(
     assert refused.json()["detail"] == [
         {"node": "call", "field": "credential", "message": "no credential named 'theirs'"}
     ]
+
+
+async def test_a_single_node_runs_with_sample_data_and_nothing_is_saved(
+    live_api: httpx.AsyncClient, local_http: LocalHttpServer
+) -> None:
+    local_http.route("/lookup", responses=[(200, {"found": True}, {})])
+    headers = await sign_up(live_api)
+    node = {
+        "id": "lookup",
+        "type": "http.request",
+        "params": {
+            "url": local_http.url("/lookup"),
+            "query": {"user": "{{ nodes.login.output.name }}", "page": "{{ inputs.page }}"},
+        },
+    }
+    answer = await live_api.post(
+        "/api/workflows/test-node",
+        json={"node": node, "inputs": {"page": 2}, "upstream": {"login": {"name": "ana"}}},
+        headers=headers,
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["status"] == "succeeded"
+    assert result["input"]["query"] == {"user": "ana", "page": 2}
+    assert result["output"]["body"] == {"found": True}
+    assert local_http.requests("/lookup")[0].query == {"user": ["ana"], "page": ["2"]}
+    assert (await live_api.get("/api/runs", headers=headers)).json()["items"] == []
+
+    broken = {**node, "params": {"url": "{{ nodes.login.output.missing }}"}}
+    failed = await live_api.post(
+        "/api/workflows/test-node",
+        json={"node": broken, "upstream": {"login": {"name": "ana"}}},
+        headers=headers,
+    )
+    assert failed.json()["status"] == "failed"
+    assert "missing" in failed.json()["error"]
+    invalid = await live_api.post(
+        "/api/workflows/test-node", json={"node": {"id": "x", "type": "nope"}}, headers=headers
+    )
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["node"] == "x"

@@ -9,8 +9,11 @@ from sqlmodel import col, select
 from api import audit, crud, schedules
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
 from api.errors import NotFound
+from api.node_test import run_node_test
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import (
+    NodeTestRequest,
+    NodeTestResult,
     Page,
     ScheduleInfo,
     ValidateRequest,
@@ -74,6 +77,20 @@ async def validate_workflow(body: ValidateRequest, _user: CurrentUser) -> Valida
         issues = [ValidationIssue(**issue.model_dump()) for issue in error.issues]
         return ValidateResponse(valid=False, errors=issues)
     return ValidateResponse(valid=True, errors=[])
+
+
+@router.post("/test-node", response_model=NodeTestResult)
+async def test_step(
+    body: NodeTestRequest,
+    user: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> NodeTestResult:
+    """Run one node on the worker with sample inputs and upstream outputs; nothing is saved."""
+    await crud.check_credentials(session, user.id, {"nodes": [body.node]})
+    client = await temporal_client(request)
+    return await run_node_test(client, settings, body, user.id)
 
 
 @router.get("", response_model=Page[WorkflowPublic])
