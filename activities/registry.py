@@ -12,10 +12,11 @@ import httpx
 from activities.credentials import CredentialStore
 from activities.http import HttpActivities
 from activities.recording import RecordingActivities
+from activities.saved_workflows import SavedWorkflows
 from core.config import Settings
 from core.crypto import cipher_for
 from core.db import create_engine, session_factory
-from workflows.contract import RECORD_PROGRESS
+from workflows.contract import LOAD_WORKFLOW, RECORD_PROGRESS
 
 
 def build_activities(
@@ -30,4 +31,9 @@ def build_activities(
         credentials=credentials,
     )
     recording = RecordingActivities(sessions)
-    return {"http.request": http.request, RECORD_PROGRESS: recording.record_progress}
+    saved = SavedWorkflows(sessions)
+    return {
+        "http.request": http.request,
+        RECORD_PROGRESS: recording.record_progress,
+        LOAD_WORKFLOW: saved.load,
+    }

@@ -439,3 +439,67 @@ async def test_a_single_node_runs_with_sample_data_and_nothing_is_saved(
     )
     assert invalid.status_code == 422
     assert invalid.json()["detail"][0]["node"] == "x"
+
+
+async def test_a_subworkflow_node_runs_another_saved_workflow_of_the_owner(
+    live_api: httpx.AsyncClient,
+) -> None:
+    headers = await sign_up(live_api)
+    greeter = {
+        "name": "Greeter",
+        "inputs": {"name": {"type": "string"}},
+        "nodes": [
+            {"id": "hello", "type": "transform", "params": {"value": "hi {{ inputs.name }}"}}
+        ],
+        "output": "{{ nodes.hello.output }}",
+    }
+    await create(live_api, headers, greeter)
+    parent = {
+        "name": "Parent",
+        "inputs": {"who": {"type": "string"}},
+        "nodes": [
+            {
+                "id": "greet",
+                "type": "subworkflow",
+                "params": {"workflow": "Greeter", "inputs": {"name": "{{ inputs.who }}"}},
+            },
+            {
+                "id": "missing",
+                "type": "subworkflow",
+                "needs": ["greet"],
+                "on_error": "continue",
+                "params": {"workflow": "Nobody"},
+            },
+        ],
+        "output": {
+            "greeting": "{{ nodes.greet.output }}",
+            "error": "{{ nodes.missing.output.error }}",
+        },
+    }
+    parent_id = await create(live_api, headers, parent)
+    run_id = (
+        await live_api.post(
+            f"/api/workflows/{parent_id}/runs", json={"inputs": {"who": "Ana"}}, headers=headers
+        )
+    ).json()["id"]
+    run = await finished(live_api, headers, run_id)
+    assert run["status"] == "succeeded", run
+    assert run["output"]["greeting"] == "hi Ana"
+    assert "no workflow 'Nobody'" in run["output"]["error"]
+
+
+async def test_a_workflow_calling_itself_stops_at_the_nesting_limit(
+    live_api: httpx.AsyncClient,
+) -> None:
+    headers = await sign_up(live_api)
+    recursive = {
+        "name": "Ouroboros",
+        "nodes": [{"id": "again", "type": "subworkflow", "params": {"workflow": "Ouroboros"}}],
+    }
+    workflow_id = await create(live_api, headers, recursive)
+    run_id = (
+        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
+    ).json()["id"]
+    run = await finished(live_api, headers, run_id)
+    assert run["status"] == "failed"
+    assert "nest deeper than 5" in run["error"]

@@ -516,7 +516,14 @@ async def test_node_types_lists_the_catalog_with_a_json_schema_for_each(
     answer = await api.get("/api/node-types", headers=headers)
     assert answer.status_code == 200, answer.text
     by_type = {entry["type"]: entry for entry in answer.json()}
-    assert set(by_type) == {"http.request", "transform", "delay", "approval", "foreach"}
+    assert set(by_type) == {
+        "http.request",
+        "transform",
+        "delay",
+        "approval",
+        "foreach",
+        "subworkflow",
+    }
     for entry in by_type.values():
         schema = entry["params_schema"]
         assert schema["type"] == "object", entry["type"]

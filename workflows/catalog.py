@@ -52,6 +52,13 @@ class ApprovalParams(Params):
     )
 
 
+class SubworkflowParams(Params):
+    workflow: str = Field(
+        min_length=1, max_length=200, description="The id or the name of one of your workflows."
+    )
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Its run inputs.")
+
+
 class ForeachParams(Params):
     items: Any = Field(description="The list to iterate over, usually a template.")
     nodes: list[dict[str, Any]] = Field(
@@ -126,6 +133,15 @@ NODE_TYPES: dict[str, NodeType] = {
             params_model=ForeachParams,
             runs_in="workflow",
             output_description="The list of per-item outputs, in item order.",
+        ),
+        NodeType(
+            type="subworkflow",
+            title="Sub-workflow",
+            description="Run another of your saved workflows (its current version) as a "
+            "child, and wait for its output.",
+            params_model=SubworkflowParams,
+            runs_in="workflow",
+            output_description="The child run's output.",
         ),
     ]
 }

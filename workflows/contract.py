@@ -65,3 +65,18 @@ class RunProgress(BaseModel):
 
 
 RECORD_PROGRESS = "flowpilot.record_progress"
+
+
+class WorkflowLookup(BaseModel):
+    owner_id: str
+    workflow: str
+    """An id or a name."""
+
+
+class SavedWorkflow(BaseModel):
+    workflow_id: str
+    version: int
+    definition: dict[str, Any]
+
+
+LOAD_WORKFLOW = "flowpilot.load_workflow"

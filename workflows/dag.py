@@ -49,6 +49,7 @@ class DagWorkflow:
         self._approvals: dict[str, ApprovalDecision] = {}
         self._recorder: ProgressRecorder | None = None
         self._owner_id: str | None = None
+        self._depth = 0
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
@@ -71,6 +72,7 @@ class DagWorkflow:
             },
         }
         self._owner_id = run_input.owner_id
+        self._depth = run_input.depth
         runner = self._runner(
             definition.nodes, definition.defaults, context, run_input.reused_outputs
         )
@@ -124,6 +126,7 @@ class DagWorkflow:
             on_step=self._recorder.step if self._recorder else None,
             reused=reused,
             owner_id=self._owner_id,
+            depth=self._depth,
         )
 
     def _render_output(self, template: Any, context: dict[str, Any]) -> Failure | None:

@@ -24,20 +24,33 @@ from workflows.catalog import (
     ApprovalParams,
     DelayParams,
     ForeachParams,
+    SubworkflowParams,
     TransformParams,
 )
 from workflows.contract import (
+    LOAD_WORKFLOW,
     RECORD_PROGRESS,
     NodeInput,
     NodeProgress,
     NodeResult,
     RunOrigin,
     RunProgress,
+    SavedWorkflow,
+    WorkflowLookup,
 )
-from workflows.definition import Defaults, Definition, Node, RetrySpec, upstream_map
+from workflows.definition import (
+    Defaults,
+    Definition,
+    DefinitionError,
+    Node,
+    RetrySpec,
+    resolve_inputs,
+    upstream_map,
+)
 from workflows.durations import parse_duration
 
 FOREACH_BATCH_WORKFLOW = "ForeachBatchWorkflow"
+MAX_SUBWORKFLOW_DEPTH = 5
 
 NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
 RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
@@ -66,6 +79,8 @@ class RunInput(BaseModel):
     """Set for runs started by a Temporal Schedule, which have no database row yet."""
     owner_id: str | None = None
     """The Flowpilot user the run belongs to: node credentials are theirs."""
+    depth: int = 0
+    """How many sub-workflow levels this run is nested in."""
     reused_outputs: dict[str, Any] = Field(default_factory=dict)
     """Outputs of nodes that succeeded in an earlier run: a retry takes them as they were
     instead of running those nodes again."""
@@ -203,6 +218,7 @@ class DagRunner:
         on_step: Callable[[], Awaitable[None]] | None = None,
         reused: dict[str, Any] | None = None,
         owner_id: str | None = None,
+        depth: int = 0,
     ) -> None:
         self.nodes = nodes
         self.defaults = defaults
@@ -214,6 +230,7 @@ class DagRunner:
         self.on_step = on_step
         self.reused = reused or {}
         self.owner_id = owner_id
+        self.depth = depth
         self.upstream = upstream_map(nodes)
         for node in nodes:
             states.setdefault(node.id, NodeState())
@@ -336,6 +353,8 @@ class DagRunner:
                 return await self._approval(node, params)
             if node.type == "foreach":
                 return await self._foreach(node, params)
+            if node.type == "subworkflow":
+                return await self._subworkflow(node, params)
             return await self._activity(node, params)
         except (NodeFailed, workflow.NondeterminismError):
             raise
@@ -502,6 +521,41 @@ class DagRunner:
         except ChildWorkflowError as error:
             raise NodeFailed(_cause_message(error), "ForeachItemFailed") from None
         return NodeResult(output=[output for batch in results for output in batch])
+
+    async def _subworkflow(self, node: Node, params: dict[str, Any]) -> NodeResult:
+        spec = SubworkflowParams.model_validate(params)
+        if self.owner_id is None:
+            raise NodeFailed("subworkflow nodes need a run started through the API", "Unsupported")
+        if self.depth >= MAX_SUBWORKFLOW_DEPTH:
+            raise NodeFailed(
+                f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH} levels", "TooDeep"
+            )
+        saved = await workflow.execute_local_activity(
+            LOAD_WORKFLOW,
+            WorkflowLookup(owner_id=self.owner_id, workflow=spec.workflow),
+            result_type=SavedWorkflow,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        definition = Definition.model_validate(saved.definition)
+        try:
+            inputs = resolve_inputs(definition, spec.inputs)
+        except DefinitionError as error:
+            raise NodeFailed(f"inputs of '{definition.name}': {error}", "InvalidInputs") from None
+        child = RunInput(
+            definition=definition, inputs=inputs, owner_id=self.owner_id, depth=self.depth + 1
+        )
+        try:
+            result = await workflow.execute_child_workflow(
+                "DagWorkflow",
+                child,
+                id=f"{workflow.info().workflow_id}/{node.id}",
+                result_type=RunState,
+            )
+        except ChildWorkflowError as error:
+            raise NodeFailed(
+                f"'{definition.name}': {_cause_message(error)}", "SubworkflowFailed"
+            ) from None
+        return NodeResult(output=result.output)
 
     def _outer_context(self, node: Node) -> dict[str, Any]:
         """What a foreach body may read: the inputs, the run, and this node's upstream."""
