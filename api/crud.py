@@ -2,7 +2,7 @@
 
 import secrets
 import uuid
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,18 +17,37 @@ def owned_by(user: User) -> Any:
     return True if user.role == "admin" else col(Workflow.owner_id) == user.id
 
 
+class Owned(Protocol):
+    owner_id: uuid.UUID
+
+
+OwnedT = TypeVar("OwnedT", bound=Owned)
+
+
+async def get_owned(
+    session: AsyncSession,
+    user: User,
+    model: type[OwnedT],
+    item_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> OwnedT:
+    """The row, if it exists and `user` may see it (theirs, or any for admins).
+
+    Anything else is a 404, never a 403, so ids cannot be probed. `for_update` locks the
+    row until the transaction ends (PostgreSQL).
+    """
+    item = await session.get(model, item_id, with_for_update=for_update)
+    if item is None or (user.role != "admin" and item.owner_id != user.id):
+        raise NotFound(f"{model.__name__.lower()} not found")
+    return item
+
+
 async def get_workflow(
     session: AsyncSession, user: User, workflow_id: uuid.UUID, *, for_update: bool = False
 ) -> Workflow:
-    """The workflow, if it exists and `user` may see it; 404 otherwise, never 403.
-
-    `for_update` locks its row until the transaction ends (PostgreSQL), so concurrent
-    updates number their versions one after the other instead of colliding.
-    """
-    workflow = await session.get(Workflow, workflow_id, with_for_update=for_update)
-    if workflow is None or (user.role != "admin" and workflow.owner_id != user.id):
-        raise NotFound("workflow not found")
-    return workflow
+    """The workflow; `for_update` makes concurrent updates number versions in turn."""
+    return await get_owned(session, user, Workflow, workflow_id, for_update=for_update)
 
 
 async def get_version(session: AsyncSession, workflow: Workflow, version: int) -> WorkflowVersion:

@@ -13,14 +13,14 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from api import audit
+from api import audit, crud
 from api.deps import CurrentUser, Editor, SessionDep
-from api.errors import Conflict, NotFound, Unprocessable
+from api.errors import Conflict, Unprocessable
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import CredentialCreate, CredentialPublic, CredentialTestResult, Page
 from core.credential_kinds import KINDS, CredentialDataError, plain_data, validate_credential
 from core.crypto import CredentialCipher, CredentialDecryptError, associated_data, cipher_for
-from core.models import Credential, User
+from core.models import Credential
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -51,14 +51,6 @@ def public(credential: Credential) -> CredentialPublic:
         created_at=credential.created_at,
         last_used_at=credential.last_used_at,
     )
-
-
-async def _get(session: SessionDep, user: User, credential_id: uuid.UUID) -> Credential:
-    """The credential, if it exists and `user` may see it; 404 otherwise, never 403."""
-    credential = await session.get(Credential, credential_id)
-    if credential is None or (user.role != "admin" and credential.owner_id != user.id):
-        raise NotFound("credential not found")
-    return credential
 
 
 async def _read_create(request: Request) -> CredentialCreate:
@@ -163,7 +155,7 @@ async def delete_credential(
     credential_id: uuid.UUID, user: Editor, session: SessionDep, request: Request
 ) -> Response:
     """Delete a credential; workflows naming it fail at that node until another takes its name."""
-    credential = await _get(session, user, credential_id)
+    credential = await crud.get_owned(session, user, Credential, credential_id)
     await session.delete(credential)
     audit.record(
         session,
@@ -187,7 +179,7 @@ async def test_credential(
     request: Request,
 ) -> CredentialTestResult:
     """Check that the credential decrypts and fits its kind. No service is contacted yet."""
-    credential = await _get(session, user, credential_id)
+    credential = await crud.get_owned(session, user, Credential, credential_id)
     target = f"credential:{credential.id}"
     try:
         stored = cipher.decrypt(

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import audit, crud
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
-from api.errors import Conflict, NotFound
+from api.errors import Conflict
 from api.launch import launch_run
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import (
@@ -49,11 +49,7 @@ def public(run: Run, tasks: list[Task], settings: Settings) -> RunPublic:
 
 
 async def get_run(session: AsyncSession, user: User, run_id: uuid.UUID) -> Run:
-    """The run, if it exists and `user` may see it; 404 otherwise."""
-    run = await session.get(Run, run_id)
-    if run is None or (user.role != "admin" and run.owner_id != user.id):
-        raise NotFound("run not found")
-    return run
+    return await crud.get_owned(session, user, Run, run_id)
 
 
 async def tasks_of(session: AsyncSession, run: Run) -> list[Task]:
