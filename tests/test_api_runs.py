@@ -1,6 +1,7 @@
 """Runs through the API: started on Temporal, recorded node by node in the database."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -46,15 +47,37 @@ async def create(
     return str(created.json()["id"])
 
 
-async def finished(api: httpx.AsyncClient, headers: dict[str, str], run_id: str) -> dict[str, Any]:
+async def start(
+    api: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, **inputs: Any
+) -> str:
+    answer = await api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": inputs}, headers=headers
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+async def run_when(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    run_id: str,
+    check: Callable[[dict[str, Any]], bool],
+    within: float = 15,
+) -> dict[str, Any]:
+    """The run as the API shows it, once `check` holds for it."""
+
     async def read() -> dict[str, Any]:
         answer = await api.get(f"/api/runs/{run_id}", headers=headers)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body
 
-    return await eventually(
-        read, lambda run: run["status"] in ("succeeded", "failed", "cancelled"), within=30
+    return await eventually(read, check, within=within)
+
+
+async def finished(api: httpx.AsyncClient, headers: dict[str, str], run_id: str) -> dict[str, Any]:
+    return await run_when(
+        api, headers, run_id, lambda run: run["status"] in ("succeeded", "failed", "cancelled"), 30
     )
 
 
@@ -132,14 +155,8 @@ async def test_approval_through_the_api_and_a_second_decision_is_refused(
         ],
     }
     workflow_id = await create(live_api, headers, definition)
-    run_id = (
-        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
-    ).json()["id"]
-
-    async def read() -> dict[str, Any]:
-        return (await live_api.get(f"/api/runs/{run_id}", headers=headers)).json()  # type: ignore[no-any-return]
-
-    await eventually(read, lambda run: run["status"] == "waiting", within=15)
+    run_id = await start(live_api, headers, workflow_id)
+    await run_when(live_api, headers, run_id, lambda run: run["status"] == "waiting")
     approved = await live_api.post(
         f"/api/runs/{run_id}/approve",
         json={"node_id": "gate", "approved": True, "comment": "ship it"},
@@ -165,14 +182,10 @@ async def test_cancel_through_the_api_records_a_cancelled_run(live_api: httpx.As
         "nodes": [{"id": "wait", "type": "delay", "params": {"duration": "1h"}}],
     }
     workflow_id = await create(live_api, headers, definition)
-    run_id = (
-        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
-    ).json()["id"]
-
-    async def read() -> dict[str, Any]:
-        return (await live_api.get(f"/api/runs/{run_id}", headers=headers)).json()  # type: ignore[no-any-return]
-
-    await eventually(read, lambda run: run["status"] == "running" and run["nodes"], within=15)
+    run_id = await start(live_api, headers, workflow_id)
+    await run_when(
+        live_api, headers, run_id, lambda run: run["status"] == "running" and bool(run["nodes"])
+    )
     assert (await live_api.post(f"/api/runs/{run_id}/cancel", headers=headers)).status_code == 202
     run = await finished(live_api, headers, run_id)
     assert run["status"] == "cancelled"
@@ -198,8 +211,10 @@ async def test_other_users_get_404_and_viewers_403_on_runs(live_api: httpx.Async
         answer = await live_api.post(f"/api/runs/{run_id}/{action}", json=body, headers=stranger)
         assert answer.status_code == 404
     assert (await live_api.get("/api/runs", headers=stranger)).json()["items"] == []
-    start = await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=stranger)
-    assert start.status_code == 404
+    stranger_start = await live_api.post(
+        f"/api/workflows/{workflow_id}/runs", json={}, headers=stranger
+    )
+    assert stranger_start.status_code == 404
     assert (await live_api.get(f"/api/runs/{run_id}", headers=admin)).status_code == 200
 
     stranger_id = await user_id(live_api, stranger)
@@ -254,9 +269,7 @@ async def test_events_stream_node_changes_in_order_until_the_run_ends(
         ],
     }
     workflow_id = await create(live_api, headers, definition)
-    run_id = (
-        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
-    ).json()["id"]
+    run_id = await start(live_api, headers, workflow_id)
 
     answer = await live_api.get(f"/api/runs/{run_id}/events", headers=headers, timeout=30)
     assert answer.status_code == 200
@@ -300,9 +313,7 @@ async def test_retry_from_failure_reuses_succeeded_nodes_and_takes_new_params(
         "output": "{{ nodes.total.output }}",
     }
     workflow_id = await create(live_api, headers, definition)
-    first_run = (
-        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
-    ).json()["id"]
+    first_run = await start(live_api, headers, workflow_id)
     assert (await finished(live_api, headers, first_run))["status"] == "failed"
 
     retried = await live_api.post(
@@ -348,9 +359,7 @@ async def test_a_credential_reaches_the_service_and_nothing_else(
         "output": "{{ nodes.call.output.body }}",
     }
     workflow_id = await create(live_api, headers, definition)
-    run_id = (
-        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
-    ).json()["id"]
+    run_id = await start(live_api, headers, workflow_id)
     run = await finished(live_api, headers, run_id)
 
     assert run["status"] == "succeeded", run
@@ -497,9 +506,7 @@ async def test_a_workflow_calling_itself_stops_at_the_nesting_limit(
         "nodes": [{"id": "again", "type": "subworkflow", "params": {"workflow": "Ouroboros"}}],
     }
     workflow_id = await create(live_api, headers, recursive)
-    run_id = (
-        await live_api.post(f"/api/workflows/{workflow_id}/runs", json={}, headers=headers)
-    ).json()["id"]
+    run_id = await start(live_api, headers, workflow_id)
     run = await finished(live_api, headers, run_id)
     assert run["status"] == "failed"
     assert "nest deeper than 5" in run["error"]
