@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API: request latency and runs started."""
+"""Prometheus metrics of the API: request latency, runs started, runs by status."""
 
 import time
 from collections.abc import Awaitable, Callable
@@ -8,9 +8,14 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import Run
 
 REGISTRY = CollectorRegistry()
 REQUEST_SECONDS = Histogram(
@@ -22,6 +27,13 @@ REQUEST_SECONDS = Histogram(
 RUNS_STARTED = Counter(
     "flowpilot_runs_started_total", "Runs started, by trigger.", ["trigger"], registry=REGISTRY
 )
+RUNS_BY_STATUS = Gauge(
+    "flowpilot_runs",
+    "Runs recorded in the database, by status (the same for every API replica).",
+    ["status"],
+    registry=REGISTRY,
+)
+RUN_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled")
 
 
 async def measure(
@@ -38,5 +50,10 @@ async def measure(
     return response
 
 
-def metrics_response() -> Response:
+async def metrics_response(session: AsyncSession) -> Response:
+    """The registry, with run counts read from the database at scrape time."""
+    query = select(Run.status, func.count()).group_by(col(Run.status))
+    counts = dict((await session.exec(query)).all())
+    for status in RUN_STATUSES:
+        RUNS_BY_STATUS.labels(status).set(counts.get(status, 0))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -106,6 +106,7 @@ async def test_health_readiness_and_metrics(live_api: httpx.AsyncClient) -> None
     assert 'flowpilot_http_request_seconds_count{method="GET",route="/readyz",status="200"}' in (
         metrics.text
     )
+    assert 'flowpilot_runs{status="succeeded"} 0.0' in metrics.text
 
 
 async def test_readiness_is_503_when_temporal_is_unreachable(api: httpx.AsyncClient) -> None:

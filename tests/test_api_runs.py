@@ -111,6 +111,9 @@ async def test_a_run_is_recorded_node_by_node_with_inputs_outputs_and_timings(
         "/api/runs", params={"workflow_id": workflow_id, "status": "succeeded"}, headers=headers
     )
     assert [item["id"] for item in history.json()["items"]] == [run["id"]]
+    metrics = (await live_api.get("/metrics")).text
+    assert 'flowpilot_runs{status="succeeded"} 1.0' in metrics
+    assert 'flowpilot_runs_started_total{trigger="manual"}' in metrics
 
 
 async def test_a_failed_run_records_the_failed_node_and_the_error(

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.deps import SessionDep
 from api.metrics import metrics_response
 from api.ratelimit import RedisRateLimiter
 from api.temporal import temporal_client
@@ -35,9 +36,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(session: SessionDep) -> Response:
     """Prometheus metrics."""
-    return metrics_response()
+    return await metrics_response(session)
 
 
 async def _check(probe: Awaitable[object]) -> str:
