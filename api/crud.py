@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import NotFound
 from core.models import Credential, User, Workflow, WorkflowVersion, utcnow
-from workflows.definition import DefinitionError, Issue, validate_definition
+from workflows.definition import Definition, DefinitionError, Issue
 
 
 def owned_by(user: User) -> Any:
@@ -95,19 +95,23 @@ def _credential_names(nodes: list[Any]) -> dict[str, str]:
     return names
 
 
-def create_workflow(session: AsyncSession, user: User, raw: dict[str, Any]) -> Workflow:
-    definition = validate_definition(raw)
+def create_workflow(
+    session: AsyncSession, user: User, raw: dict[str, Any], definition: Definition
+) -> Workflow:
     workflow = Workflow(owner_id=user.id, name=definition.name, current_version=0)
     session.add(workflow)
-    add_version(session, user, workflow, raw)
+    add_version(session, user, workflow, raw, definition)
     return workflow
 
 
 def add_version(
-    session: AsyncSession, user: User, workflow: Workflow, raw: dict[str, Any]
+    session: AsyncSession,
+    user: User,
+    workflow: Workflow,
+    raw: dict[str, Any],
+    definition: Definition,
 ) -> WorkflowVersion:
-    """Check `raw` and store it, as written, as the workflow's next immutable version."""
-    definition = validate_definition(raw)
+    """Store `raw` (already validated as `definition`), as written, as the next version."""
     workflow.current_version += 1
     workflow.name = definition.name
     workflow.description = definition.description

@@ -43,14 +43,7 @@ CipherDep = Annotated[CredentialCipher, Depends(get_cipher)]
 
 
 def public(credential: Credential) -> CredentialPublic:
-    return CredentialPublic(
-        id=credential.id,
-        name=credential.name,
-        kind=credential.kind,
-        owner_id=credential.owner_id,
-        created_at=credential.created_at,
-        last_used_at=credential.last_used_at,
-    )
+    return CredentialPublic.model_validate(credential, from_attributes=True)
 
 
 async def _read_create(request: Request) -> CredentialCreate:

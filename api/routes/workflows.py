@@ -1,10 +1,10 @@
 """Workflows: CRUD, immutable versions, validation."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlmodel import col, select
+from sqlmodel import and_, col, or_, select
 
 from api import audit, crud, schedules
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
@@ -26,7 +26,7 @@ from api.schemas import (
 from api.temporal import temporal_client
 from core.config import Settings
 from core.models import User, Workflow, WorkflowVersion
-from workflows.definition import DefinitionError, validate_definition
+from workflows.definition import Definition, DefinitionError, validate_definition
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -36,11 +36,10 @@ async def _sync_schedule(
     request: Request,
     settings: Settings,
     workflow: Workflow,
-    raw: dict[str, Any],
+    definition: Definition,
     was_scheduled: bool,
 ) -> None:
     """Bring the Temporal Schedule in line before the change commits (503 if Temporal is out)."""
-    definition = validate_definition(raw)
     if definition.trigger.type == "schedule" or was_scheduled:
         await schedules.sync_schedule(
             await temporal_client(request), settings, workflow, definition
@@ -112,13 +111,14 @@ async def read_workflows(
 async def _current_versions(
     session: SessionDep, workflows: list[Workflow]
 ) -> list[WorkflowVersion]:
+    """The current version row of each workflow, in one query (not every version ever)."""
     if not workflows:
         return []
-    query = select(WorkflowVersion).where(
-        col(WorkflowVersion.workflow_id).in_([w.id for w in workflows])
-    )
-    wanted = {(w.id, w.current_version) for w in workflows}
-    return [v for v in (await session.exec(query)).all() if (v.workflow_id, v.version) in wanted]
+    current = [
+        and_(WorkflowVersion.workflow_id == w.id, WorkflowVersion.version == w.current_version)
+        for w in workflows
+    ]
+    return list((await session.exec(select(WorkflowVersion).where(or_(*current)))).all())
 
 
 @router.post("", response_model=WorkflowPublic, status_code=status.HTTP_201_CREATED)
@@ -126,9 +126,10 @@ async def create_workflow(
     body: WorkflowWrite, user: Editor, session: SessionDep, settings: SettingsDep, request: Request
 ) -> WorkflowPublic:
     """Save a new workflow; its definition becomes version 1."""
-    workflow = crud.create_workflow(session, user, body.definition)
+    definition = validate_definition(body.definition)
+    workflow = crud.create_workflow(session, user, body.definition, definition)
     await crud.check_credentials(session, workflow.owner_id, body.definition)
-    await _sync_schedule(request, settings, workflow, body.definition, was_scheduled=False)
+    await _sync_schedule(request, settings, workflow, definition, was_scheduled=False)
     audit.record(session, request, user.id, "workflow.create", f"workflow:{workflow.id}")
     await session.commit()
     return public(workflow, await crud.get_version(session, workflow, 1), settings)
@@ -156,9 +157,10 @@ async def update_workflow(
     """Save a new version; earlier versions and the runs pinned to them stay as they were."""
     workflow = await crud.get_workflow(session, user, workflow_id, for_update=True)
     was_scheduled = workflow.trigger_type == "schedule"
-    version = crud.add_version(session, user, workflow, body.definition)
+    definition = validate_definition(body.definition)
+    version = crud.add_version(session, user, workflow, body.definition, definition)
     await crud.check_credentials(session, workflow.owner_id, body.definition)
-    await _sync_schedule(request, settings, workflow, body.definition, was_scheduled)
+    await _sync_schedule(request, settings, workflow, definition, was_scheduled)
     audit.record(
         session,
         request,
