@@ -1,17 +1,18 @@
 """The Flowpilot worker: runs `DagWorkflow` and every node activity on Temporal."""
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.registry import build_activities
+from activities.metrics import serve_metrics
+from activities.registry import ActivityRegistry, worker_activities
 from core.config import Settings, get_settings
 from core.temporal import connect, exit_process
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow
@@ -43,24 +44,34 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
-def create_worker(
+@contextlib.asynccontextmanager
+async def create_worker(
     client: Client,
     settings: Settings,
     *,
     task_queue: str | None = None,
-    activities: dict[str, Callable[..., Any]] | None = None,
-) -> Worker:
-    registry = activities if activities is not None else build_activities(settings)
-    return Worker(
-        client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=list(registry.values()),
-        workflow_runner=sandbox_runner(),
-        max_concurrent_activities=settings.worker_max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
-    )
+    activities: ActivityRegistry | None = None,
+) -> AsyncIterator[Worker]:
+    """A running worker; the real activities unless `activities` are given.
+
+    On exit the worker stops (in-flight activities get the grace period) and then the
+    resources of the real activities (database engine, HTTP pool) are closed.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if activities is None:
+            activities = await stack.enter_async_context(worker_activities(settings))
+        worker = Worker(
+            client,
+            task_queue=task_queue or settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=list(activities.values()),
+            workflow_runner=sandbox_runner(),
+            max_concurrent_activities=settings.worker_max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
+        )
+        async with worker:
+            yield worker
 
 
 async def run_worker(settings: Settings) -> None:
@@ -70,7 +81,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with create_worker(client, settings):
+    async with serve_metrics(settings), create_worker(client, settings):
         log.info(
             "worker polling task queue %r on %s",
             settings.temporal_task_queue,

@@ -37,7 +37,8 @@ class HttpActivities:
     async def request(self, node: NodeInput) -> NodeResult:
         """Send the request described by the node's params; output `{status, headers, body}`."""
         params = validate_params(HttpRequestParams, node.params)
-        headers = {**params.headers, **await self._auth_headers(node)}
+        credential_headers = await self._auth_headers(node)
+        headers = {**params.headers, **credential_headers}
         async with heartbeating():
             with connector_errors():
                 response = await self._http.request(
@@ -50,6 +51,7 @@ class HttpActivities:
                     expected_status=params.expected_status,
                     follow_redirects=params.follow_redirects,
                     idempotency_key=node.idempotency_key,
+                    secret_headers=credential_headers.keys(),
                 )
         return NodeResult(output=asdict(response), attempt=activity.info().attempt)
 

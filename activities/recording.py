@@ -9,6 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from activities.metrics import observe
 from core.models import Run, Task, Workflow, utcnow
 from workflows.contract import RECORD_PROGRESS, NodeProgress, RunProgress
 
@@ -41,6 +42,7 @@ class RecordingActivities:
                 _apply(task, node)
                 session.add(task)
             await session.commit()
+        observe(progress)
 
 
 async def _scheduled_run(session: AsyncSession, progress: RunProgress) -> Run | None:

@@ -4,7 +4,8 @@ Every activity is named after the node type it runs, which is how `DagWorkflow`
 schedules it without importing any of this code.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -18,11 +19,16 @@ from core.crypto import cipher_for
 from core.db import create_engine, session_factory
 from workflows.contract import LOAD_WORKFLOW, RECORD_PROGRESS
 
+ActivityRegistry = dict[str, Callable[..., Any]]
 
-def build_activities(
+
+@contextlib.asynccontextmanager
+async def worker_activities(
     settings: Settings, http_client: httpx.AsyncClient | None = None
-) -> dict[str, Callable[..., Any]]:
-    sessions = session_factory(create_engine(settings))
+) -> AsyncIterator[ActivityRegistry]:
+    """The activities of a worker, sharing one database engine that is closed with them."""
+    engine = create_engine(settings)
+    sessions = session_factory(engine)
     credentials = CredentialStore(sessions, cipher_for(settings))
     http = HttpActivities(
         allowed_hosts=settings.http_allowed_hosts,
@@ -32,8 +38,12 @@ def build_activities(
     )
     recording = RecordingActivities(sessions)
     saved = SavedWorkflows(sessions)
-    return {
-        "http.request": http.request,
-        RECORD_PROGRESS: recording.record_progress,
-        LOAD_WORKFLOW: saved.load,
-    }
+    try:
+        yield {
+            "http.request": http.request,
+            RECORD_PROGRESS: recording.record_progress,
+            LOAD_WORKFLOW: saved.load,
+        }
+    finally:
+        await http.aclose()
+        await engine.dispose()

@@ -56,6 +56,8 @@ class _Hop:
     url: httpx.URL
     headers: dict[str, str]
     content: bytes | None
+    secret_headers: frozenset[str] = frozenset()
+    """Lower-cased names of headers that must not follow a redirect to another origin."""
 
     def redirected(self, location: httpx.URL, status: int) -> "_Hop":
         """The next hop, following the same rules as browsers and httpx."""
@@ -64,7 +66,7 @@ class _Hop:
             method = "GET"
         headers = dict(self.headers)
         if _origin(location) != _origin(self.url):
-            headers = _without(headers, _CROSS_ORIGIN_DROPPED)
+            headers = _without(headers, _CROSS_ORIGIN_DROPPED | self.secret_headers)
         content = self.content
         if method != self.method:
             headers, content = _without(headers, _BODY_HEADERS), None
@@ -116,13 +118,17 @@ class HttpClient:
         expected_status: Collection[int] | None = None,
         follow_redirects: bool = True,
         idempotency_key: str | None = None,
+        secret_headers: Collection[str] = (),
     ) -> HttpResponse:
         """Send the request, following up to `MAX_REDIRECTS` redirects when asked.
 
         Success is a status in `expected_status` when given, else any status below 400
         (a 3xx only gets here when it was deliberately not followed, or is a 304).
+        `secret_headers` (e.g. a credential's API-key header) are dropped, like
+        `Authorization`, when a redirect leads to another origin.
         """
         hop = _first_hop(method, url, headers, query, json_body, body, idempotency_key)
+        hop = replace(hop, secret_headers=frozenset(name.lower() for name in secret_headers))
         for _ in range(MAX_REDIRECTS + 1):
             outcome = await self._exchange(hop, expected_status, follow_redirects)
             if isinstance(outcome, HttpResponse):

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = 100
     worker_max_concurrent_workflow_tasks: int = 100
     worker_shutdown_grace_seconds: float = 10.0
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Worker Prometheus metrics; 0 turns them off."
+    )
 
     http_allowed_hosts: list[str] = Field(
         default_factory=list,

