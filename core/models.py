@@ -51,6 +51,9 @@ class User(SQLModel, table=True):
     role: str = Field(default="editor", max_length=16)
     full_name: str = Field(default="", max_length=200)
     is_active: bool = True
+    founder: bool | None = Field(default=None, unique=True, index=True)
+    """True for the instance's first account (its first admin), else NULL. Being unique, it
+    lets only one of several simultaneous first registrations become that admin."""
     created_at: datetime = _time(default=True)
 
 

@@ -1,5 +1,6 @@
 """Accounts, tokens and roles through the real app, on PostgreSQL and on SQLite."""
 
+import asyncio
 import base64
 import json
 import uuid
@@ -19,6 +20,17 @@ async def test_first_account_is_admin_and_later_ones_are_editors(api: httpx.Asyn
     me = (await api.get("/api/auth/me", headers=second)).json()
     assert me["role"] == "editor"
     assert "password_hash" not in me
+
+
+async def test_simultaneous_first_registrations_make_exactly_one_admin(
+    api: httpx.AsyncClient,
+) -> None:
+    accounts = await asyncio.gather(*(sign_up(api) for _ in range(5)))
+
+    roles = [
+        (await api.get("/api/auth/me", headers=headers)).json()["role"] for headers in accounts
+    ]
+    assert sorted(roles) == ["admin"] + ["editor"] * 4
 
 
 async def test_register_refuses_a_taken_email_and_a_short_password(api: httpx.AsyncClient) -> None:

@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import audit
 from api.deps import CurrentUser, SessionDep, SettingsDep
@@ -20,20 +22,40 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterRequest, session: SessionDep, request: Request) -> User:
     """Create an account. The first account of an instance is its admin."""
-    email = body.email.lower()
-    users = (await session.exec(select(func.count()).select_from(User))).one()
+    first = (await session.exec(select(func.count()).select_from(User))).one() == 0
+    password_hash = await run_in_threadpool(hash_password, body.password)
+    user = await _add_user(session, request, body, password_hash, founder=first)
+    if user is None and first:
+        # Another first registration committed at the same moment and became the admin.
+        user = await _add_user(session, request, body, password_hash, founder=False)
+    if user is None:
+        raise Conflict("an account with this email already exists")
+    return user
+
+
+async def _add_user(
+    session: AsyncSession,
+    request: Request,
+    body: RegisterRequest,
+    password_hash: str,
+    *,
+    founder: bool,
+) -> User | None:
+    """The new user, or None when a unique column (email, founder) is already taken."""
     user = User(
-        email=email,
-        password_hash=hash_password(body.password),
+        email=body.email.lower(),
+        password_hash=password_hash,
         full_name=body.full_name,
-        role="admin" if users == 0 else "editor",
+        role="admin" if founder else "editor",
+        founder=True if founder else None,
     )
     session.add(user)
     audit.record(session, request, user.id, "user.register", f"user:{user.id}", role=user.role)
     try:
         await session.commit()
     except IntegrityError:
-        raise Conflict("an account with this email already exists") from None
+        await session.rollback()
+        return None
     return user
 
 
@@ -43,7 +65,9 @@ async def login(
 ) -> TokenResponse:
     """Exchange email and password for a bearer token."""
     user = (await session.exec(select(User).where(User.email == body.email.lower()))).first()
-    valid = verify_password(body.password, user.password_hash if user else None)
+    valid = await run_in_threadpool(
+        verify_password, body.password, user.password_hash if user else None
+    )
     if user is None or not valid or not user.is_active:
         audit.record(session, request, None, "user.login_failed", body.email.lower())
         await session.commit()
