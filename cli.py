@@ -216,8 +216,11 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.main import create_app
+    from core.runtime import freeze_startup_objects
 
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    app = create_app(settings)
+    freeze_startup_objects()
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port)
     return 0
 
 

@@ -11,6 +11,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.errors import ServiceUnavailable
+from api.limits import refuse_nul
 from api.metrics import RUNS_STARTED
 from core.config import Settings
 from core.models import Run, Workflow
@@ -35,7 +36,12 @@ async def launch_run(
 
     A given `temporal_id` makes the start idempotent: a second call with the same id
     returns the first call's run instead of starting another.
+
+    The run's row is committed before Temporal is asked to start it; the Temporal run id
+    is set on it afterwards but left for the caller to commit, together with the caller's
+    audit row (one commit instead of two on every start).
     """
+    refuse_nul(inputs, ["body"])
     run_id = uuid.uuid4()
     run = Run(
         id=run_id,
@@ -65,16 +71,19 @@ async def launch_run(
                 record=True,
                 owner_id=str(workflow.owner_id),
                 reused_outputs=reused_outputs or {},
+                end_records_last_step=True,
             ),
             id=run.temporal_workflow_id,
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-    except RPCError as error:
+    except Exception as error:
+        # No run row without a workflow on Temporal, whatever stopped the start.
         await session.delete(run)
         await session.commit()
-        raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
+        if isinstance(error, RPCError):
+            raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
+        raise
     run.temporal_run_id = handle.result_run_id
-    await session.commit()
     RUNS_STARTED.labels(trigger).inc()
     return run, True

@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
 from api.errors import ApiError
-from api.metrics import measure
+from api.limits import check_json_body
+from api.metrics import RequestMetrics
 from api.ratelimit import api_rate_limit, build_rate_limiter
 from api.routes import (
     api_keys,
@@ -25,11 +27,18 @@ from api.routes import (
     users,
     workflows,
 )
+from api.schemas import UnprocessableAnswer
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.secrets import derive_key, instance_secret
 from workflows.definition import DefinitionError
+
+# FastAPI documents every 422 as its own validation error; the handlers below also answer 422
+# with a definition's issues or a storage refusal, so /api documents all three shapes.
+API_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": UnprocessableAnswer, "description": "The request cannot be processed"}
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,13 +70,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
-    app.middleware("http")(measure)
+    app.add_middleware(RequestMetrics)
     _add_error_handlers(app)
     app.include_router(health.router)
     routers = (auth, api_keys, users, audit_logs, node_types, workflows, runs, credentials)
     for module in routers:
-        app.include_router(module.router, prefix="/api", dependencies=[Depends(api_rate_limit)])
-    app.include_router(hooks.router, prefix="/api")  # limited per webhook token instead
+        app.include_router(
+            module.router,
+            prefix="/api",
+            dependencies=[Depends(api_rate_limit), Depends(check_json_body)],
+            responses=API_RESPONSES,
+        )
+    app.include_router(  # limited per webhook token instead
+        hooks.router,
+        prefix="/api",
+        dependencies=[Depends(check_json_body)],
+        responses=API_RESPONSES,
+    )
     return app
 
 

@@ -24,7 +24,10 @@ def step_definition(request: NodeTestRequest) -> Definition:
         {"id": node_id, "type": "transform", "params": {"value": None}}
         for node_id in request.upstream
     ]
-    node["needs"] = sorted(set(node.get("needs") or []) | set(request.upstream))
+    needs = node.get("needs") or []
+    if isinstance(needs, list) and all(isinstance(need, str) for need in needs):
+        node["needs"] = sorted(set(needs) | set(request.upstream))
+    # anything else is left as it is, for the validation to name
     inputs = {name: {"type": _json_type(value)} for name, value in request.inputs.items()}
     return validate_definition({"name": "test step", "inputs": inputs, "nodes": [*stand_ins, node]})
 

@@ -64,6 +64,21 @@ class ValidationIssue(BaseModel):
     message: str
 
 
+class FieldProblem(BaseModel):
+    """A request that does not fit its schema: where and what, never the value sent."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class UnprocessableAnswer(BaseModel):
+    """Every 422 of the API: a field of the request, a problem of a definition (its node and
+    field), or a value the database cannot store."""
+
+    detail: list[FieldProblem | ValidationIssue] | str
+
+
 class ValidateResponse(BaseModel):
     valid: bool
     errors: list[ValidationIssue]
@@ -95,7 +110,8 @@ class NodeTypePublic(BaseModel):
     title: str
     description: str
     runs_in: str
-    credential_kind: str | None
+    credential_kinds: list[str] = Field(description="Credential kinds its nodes can name.")
+    credential_required: bool
     output_description: str
     params_schema: dict[str, Any]
 
@@ -160,6 +176,7 @@ class CredentialPublic(BaseModel):
 
 class CredentialTestResult(BaseModel):
     ok: bool
+    live: bool = Field(description="Whether the credential's service was contacted.")
     message: str
 
 

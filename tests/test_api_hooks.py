@@ -102,3 +102,8 @@ async def test_unknown_or_bad_webhook_requests_get_clear_4xx(live_api: httpx.Asy
     )
     assert not_json.status_code == 422
     assert (await live_api.post(path, json=[1, 2])).status_code == 422
+    nul = await live_api.post(path, json={"name": "ok", "extra\x00": 1})
+    assert nul.status_code == 422
+    assert "NUL" in nul.json()["detail"][0]["msg"]
+    runs = await live_api.get("/api/runs", headers=headers)
+    assert runs.json()["items"] == []

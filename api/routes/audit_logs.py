@@ -1,13 +1,14 @@
 """The audit trail, for admins."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from api.deps import Admin, SessionDep
+from api.errors import Unprocessable
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import AuditLogPublic, Page
 from core.models import AuditLog
@@ -35,7 +36,20 @@ async def read_audit_logs(
     if target is not None:
         query = query.where(AuditLog.target == target)
     if since is not None:
-        query = query.where(col(AuditLog.created_at) >= since)
+        query = query.where(col(AuditLog.created_at) >= _in_utc(since))
     rows = (await session.exec(newest_first(query, AuditLog, cursor, limit))).all()
     items, next_cursor = page_of(list(rows), limit)
     return Page(items=items, next_cursor=next_cursor)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """`since` in UTC, as times are stored (a time without a zone is taken as UTC); 422 for
+    one whose UTC time falls outside the years 1 to 9999 (0001-01-01T00:00+14:00)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise Unprocessable(
+            [{"loc": ["query", "since"], "msg": "out of range in UTC", "type": "value_error"}]
+        ) from None

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from api.deps import SessionDep
@@ -35,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(session: SessionDep) -> Response:
     """Prometheus metrics."""
     return await metrics_response(session)

@@ -30,7 +30,7 @@ async def update_user(
         raise NotFound("user not found")
     if user.id == admin.id and (body.role not in (None, "admin") or body.is_active is False):
         raise BadRequest("admins cannot demote or deactivate themselves")
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)  # null: no change
     for field, value in changes.items():
         setattr(user, field, value)
     audit.record(session, request, admin.id, "user.update", f"user:{user.id}", **changes)
