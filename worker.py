@@ -11,9 +11,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.attempts import FailedAttemptInterceptor
 from activities.metrics import serve_metrics
-from activities.registry import ActivityRegistry, worker_activities
+from activities.registry import worker_activities
+from activities.support import ActivityRegistry
 from core.config import Settings, get_settings
+from core.runtime import freeze_startup_objects
 from core.temporal import connect, exit_process
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow
 
@@ -32,6 +35,8 @@ PASSTHROUGH_MODULES = (
     "workflows.cron",
     "workflows.definition",
     "workflows.durations",
+    "workflows.node_type",
+    "workflows.nodes",
     "workflows.runner",
     "workflows.templates",
 )
@@ -66,6 +71,7 @@ async def create_worker(
             workflows=WORKFLOWS,
             activities=list(activities.values()),
             workflow_runner=sandbox_runner(),
+            interceptors=[FailedAttemptInterceptor()],
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
@@ -82,6 +88,7 @@ async def run_worker(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with serve_metrics(settings), create_worker(client, settings):
+        freeze_startup_objects()
         log.info(
             "worker polling task queue %r on %s",
             settings.temporal_task_queue,
@@ -93,6 +100,8 @@ async def run_worker(settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request URL at INFO; connector URLs can carry secrets (Slack webhooks).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(run_worker(settings))
 
 

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from collections import OrderedDict
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel import col, select
@@ -9,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import NotFound
 from core.models import Credential, User, Workflow, WorkflowVersion, utcnow
-from workflows.definition import Definition, DefinitionError, Issue
+from workflows.catalog import NODE_TYPES
+from workflows.definition import Definition, DefinitionError, Issue, validate_definition
 
 
 def owned_by(user: User) -> Any:
@@ -60,35 +62,66 @@ async def get_version(session: AsyncSession, workflow: Workflow, version: int) -
     return found
 
 
+_DEFINITIONS: OrderedDict[uuid.UUID, Definition] = OrderedDict()
+_DEFINITIONS_KEPT = 256
+
+
+def definition_of(version: WorkflowVersion) -> Definition:
+    """The version's definition, validated: once per version row, since versions never change.
+
+    Starting a run needs the parsed definition each time; a webhook on a 40-node workflow
+    would otherwise re-validate the same JSON on every delivery. The most recently used
+    versions are kept (`_DEFINITIONS_KEPT`); callers must not modify what they get.
+    """
+    definition = _DEFINITIONS.get(version.id)
+    if definition is None:
+        definition = validate_definition(version.definition)
+        _DEFINITIONS[version.id] = definition
+        if len(_DEFINITIONS) > _DEFINITIONS_KEPT:
+            _DEFINITIONS.popitem(last=False)
+    else:
+        _DEFINITIONS.move_to_end(version.id)
+    return definition
+
+
 async def check_credentials(
     session: AsyncSession, owner_id: uuid.UUID, raw: dict[str, Any]
 ) -> None:
-    """Every credential a definition names must be one of its owner's (422 otherwise)."""
+    """Every credential a definition names must be one of its owner's, of a kind its node
+    can use (422 naming the node otherwise)."""
     named = _credential_names(raw.get("nodes", []) + raw.get("on_failure", []))
     if not named:
         return
-    query = select(Credential.name).where(
-        Credential.owner_id == owner_id, col(Credential.name).in_(set(named.values()))
+    wanted = {name for _, name in named.values()}
+    query = select(Credential.name, Credential.kind).where(
+        Credential.owner_id == owner_id, col(Credential.name).in_(wanted)
     )
-    missing = set(named.values()) - set((await session.exec(query)).all())
-    if missing:
-        raise DefinitionError(
-            [
+    kinds = dict((await session.exec(query)).all())
+    issues = []
+    for node_id, (node_type, name) in named.items():
+        accepted = NODE_TYPES[node_type].credential_kinds if node_type in NODE_TYPES else ()
+        if name not in kinds:
+            issues.append(
                 Issue(node=node_id, field="credential", message=f"no credential named '{name}'")
-                for node_id, name in named.items()
-                if name in missing
-            ]
-        )
+            )
+        elif accepted and kinds[name] not in accepted:
+            message = (
+                f"credential '{name}' is of kind '{kinds[name]}'; '{node_type}' nodes take "
+                + " or ".join(accepted)
+            )
+            issues.append(Issue(node=node_id, field="credential", message=message))
+    if issues:
+        raise DefinitionError(issues)
 
 
-def _credential_names(nodes: list[Any]) -> dict[str, str]:
-    """node id → credential name, foreach bodies included."""
-    names: dict[str, str] = {}
+def _credential_names(nodes: list[Any]) -> dict[str, tuple[str, str]]:
+    """node id → (node type, credential name), foreach bodies included."""
+    names: dict[str, tuple[str, str]] = {}
     for node in nodes:
         if not isinstance(node, dict):
             continue
         if isinstance(node.get("credential"), str):
-            names[str(node.get("id"))] = node["credential"]
+            names[str(node.get("id"))] = (str(node.get("type")), node["credential"])
         body = node.get("params", {}).get("nodes") if isinstance(node.get("params"), dict) else None
         if node.get("type") == "foreach" and isinstance(body, list):
             names.update(_credential_names(body))

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlmodel import and_, col, or_
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from api.errors import BadRequest
 
 M = TypeVar("M")
+Q = TypeVar("Q", bound=SelectOfScalar[Any] | Select[Any])
 MAX_LIMIT = 200
 
 
@@ -29,10 +30,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadRequest("invalid cursor") from None
 
 
-def newest_first(
-    query: SelectOfScalar[M], model: Any, cursor: str | None, limit: int
-) -> SelectOfScalar[M]:
-    """Order `query` newest first, after `cursor`, with one extra row to tell if more follow."""
+def newest_first(query: Q, model: Any, cursor: str | None, limit: int) -> Q:
+    """Order `query` (of rows or of columns of `model`) newest first, after `cursor`, with one
+    extra row to tell if more follow."""
     if cursor:
         created_at, item_id = decode_cursor(cursor)
         query = query.where(

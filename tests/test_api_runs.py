@@ -119,7 +119,9 @@ async def test_a_run_is_recorded_node_by_node_with_inputs_outputs_and_timings(
 async def test_a_failed_run_records_the_failed_node_and_the_error(
     live_api: httpx.AsyncClient, local_http: LocalHttpServer
 ) -> None:
-    local_http.route("/weather", responses=[(404, {"error": "unknown city"}, {})])
+    local_http.route(
+        "/weather", responses=[(503, "busy", {}), (404, {"error": "unknown city"}, {})]
+    )
     headers = await sign_up(live_api)
     workflow_id = await create(live_api, headers, weather_definition(local_http.url("/weather")))
     started = await live_api.post(
@@ -131,6 +133,7 @@ async def test_a_failed_run_records_the_failed_node_and_the_error(
     nodes = {node["node_id"]: node for node in run["nodes"]}
     assert nodes["fetch"]["status"] == "failed"
     assert "404" in nodes["fetch"]["error"]
+    assert nodes["fetch"]["attempts"] == 2  # a 503 retried, then a 404 that is not
     assert nodes["report"]["status"] == "cancelled"
 
 
@@ -409,6 +412,36 @@ async def test_a_workflow_cannot_name_a_credential_its_owner_does_not_have(
     assert refused.status_code == 422
     assert refused.json()["detail"] == [
         {"node": "call", "field": "credential", "message": "no credential named 'theirs'"}
+    ]
+
+
+async def test_a_workflow_cannot_name_a_credential_of_a_kind_its_node_cannot_use(
+    live_api: httpx.AsyncClient,
+) -> None:
+    headers = await sign_up(live_api)
+    await live_api.post(
+        "/api/credentials",
+        json={"name": "mail", "kind": "bearer", "data": {"token": "t"}},
+        headers=headers,
+    )
+    node = {
+        "id": "send",
+        "type": "email.send",
+        "credential": "mail",
+        "params": {"to": "a@example.com", "subject": "hi", "text": "hello"},
+    }
+
+    refused = await live_api.post(
+        "/api/workflows", json={"definition": {"name": "Mail", "nodes": [node]}}, headers=headers
+    )
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [
+        {
+            "node": "send",
+            "field": "credential",
+            "message": "credential 'mail' is of kind 'bearer'; 'email.send' nodes take smtp",
+        }
     ]
 
 

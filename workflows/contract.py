@@ -80,3 +80,8 @@ class SavedWorkflow(BaseModel):
 
 
 LOAD_WORKFLOW = "flowpilot.load_workflow"
+
+
+FAILED_ON_ATTEMPT = "flowpilot_failed_on_attempt"
+"""Key of the detail a non-retryable activity failure carries: the attempt it happened on,
+which Temporal's ActivityError does not tell the workflow."""

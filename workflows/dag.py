@@ -50,6 +50,7 @@ class DagWorkflow:
         self._recorder: ProgressRecorder | None = None
         self._owner_id: str | None = None
         self._depth = 0
+        self._end_records_last_step = False
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
@@ -73,6 +74,7 @@ class DagWorkflow:
         }
         self._owner_id = run_input.owner_id
         self._depth = run_input.depth
+        self._end_records_last_step = run_input.end_records_last_step
         runner = self._runner(
             definition.nodes, definition.defaults, context, run_input.reused_outputs
         )
@@ -127,6 +129,7 @@ class DagWorkflow:
             reused=reused,
             owner_id=self._owner_id,
             depth=self._depth,
+            end_records_last_step=self._end_records_last_step,
         )
 
     def _render_output(self, template: Any, context: dict[str, Any]) -> Failure | None:

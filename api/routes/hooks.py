@@ -17,7 +17,7 @@ from api.ratelimit import webhook_rate_limit
 from api.temporal import temporal_client
 from core.models import Workflow
 from workflows.dag import DagWorkflow
-from workflows.definition import WebhookTrigger, resolve_inputs, validate_definition
+from workflows.definition import WebhookTrigger, resolve_inputs
 from workflows.durations import parse_duration
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
@@ -48,7 +48,7 @@ async def receive_webhook(
     if workflow.paused:
         raise Conflict("this workflow is paused")
     version = await crud.get_version(session, workflow, workflow.current_version)
-    definition = validate_definition(version.definition)
+    definition = crud.definition_of(version)
     declared = {key: value for key, value in payload.items() if key in definition.inputs}
     inputs = resolve_inputs(definition, declared)
     delivery_id = _delivery_id(request)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -71,7 +72,7 @@ async def start_run(
     """Run the workflow's current version with `inputs` (checked against its `inputs`)."""
     workflow = await crud.get_workflow(session, user, workflow_id)
     version = await crud.get_version(session, workflow, workflow.current_version)
-    definition = validate_definition(version.definition)
+    definition = crud.definition_of(version)
     inputs = resolve_inputs(definition, body.inputs)
     client = await temporal_client(request)
     run, _ = await launch_run(
@@ -138,6 +139,25 @@ async def retry_run(
     return public(run, [], settings)
 
 
+# What a run in the history shows: plain columns, not ORM objects, since a page of them is
+# only read and answered (no identity map, no change tracking, no model_dump per row).
+_LISTED_COLUMNS = (
+    Run.id,
+    Run.workflow_id,
+    Run.version,
+    Run.status,
+    Run.trigger,
+    Run.inputs,
+    Run.output,
+    Run.error,
+    Run.created_at,
+    Run.started_at,
+    Run.finished_at,
+    Run.temporal_workflow_id,
+)
+_LISTED_RUNS = TypeAdapter(list[RunPublic])
+
+
 @router.get("/runs", response_model=Page[RunPublic])
 async def read_runs(
     user: CurrentUser,
@@ -149,17 +169,23 @@ async def read_runs(
     cursor: str | None = None,
 ) -> Page[RunPublic]:
     """Run history, newest first; filter by workflow and status."""
-    query = select(Run)
+    query = select(*_LISTED_COLUMNS)
     if user.role != "admin":
         query = query.where(Run.owner_id == user.id)
     if workflow_id is not None:
         query = query.where(Run.workflow_id == workflow_id)
     if run_status is not None:
         query = query.where(Run.status == run_status)
-    runs, next_cursor = page_of(
+    rows, next_cursor = page_of(
         list((await session.exec(newest_first(query, Run, cursor, limit))).all()), limit
     )
-    return Page(items=[public(run, [], settings) for run in runs], next_cursor=next_cursor)
+    items = _LISTED_RUNS.validate_python(
+        [
+            {**row._mapping, "temporal_url": run_url(settings, row.temporal_workflow_id)}
+            for row in rows
+        ]
+    )
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
