@@ -15,6 +15,8 @@ from temporalio.exceptions import ApplicationError
 
 from core.crypto import CredentialCipher, CredentialDecryptError, associated_data
 from core.models import AuditLog, Credential, utcnow
+from workflows.catalog import NODE_TYPES
+from workflows.contract import NodeInput
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,20 @@ class CredentialStore:
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
+
+    async def resolve_for(self, node: NodeInput) -> ResolvedCredential:
+        """The node's credential, which must be of a kind its node type takes."""
+        kinds = NODE_TYPES[node.type].credential_kinds if node.type in NODE_TYPES else ()
+        wanted = " or ".join(f"'{kind}'" for kind in kinds)
+        if node.credential is None:
+            raise _unusable(f"{node.type} needs a credential of kind {wanted}")
+        resolved = await self.resolve(node.owner_id, node.credential, node.run_id)
+        if resolved.kind not in kinds:
+            raise _unusable(
+                f"credential '{node.credential}' is of kind '{resolved.kind}', which "
+                f"{node.type} cannot use (use {wanted})"
+            )
+        return resolved
 
     async def resolve(self, owner_id: str | None, name: str, run_id: str) -> ResolvedCredential:
         """The owner's credential `name`, decrypted; its use is stamped and audited."""

@@ -66,7 +66,7 @@ class HttpActivities:
                 type="CredentialUnavailable",
                 non_retryable=True,
             )
-        resolved = await self._credentials.resolve(node.owner_id, node.credential, node.run_id)
+        resolved = await self._credentials.resolve_for(node)
         return auth_headers(node.credential, resolved)
 
 

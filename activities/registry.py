@@ -5,21 +5,24 @@ schedules it without importing any of this code.
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 
 from activities.credentials import CredentialStore
+from activities.email import EmailActivities
 from activities.http import HttpActivities
+from activities.llm import LlmActivities
+from activities.notion import NotionActivities
 from activities.recording import RecordingActivities
 from activities.saved_workflows import SavedWorkflows
+from activities.sheets import SheetsActivities
+from activities.slack import SlackActivities
+from activities.support import ActivityRegistry
 from core.config import Settings
 from core.crypto import cipher_for
 from core.db import create_engine, session_factory
 from workflows.contract import LOAD_WORKFLOW, RECORD_PROGRESS
-
-ActivityRegistry = dict[str, Callable[..., Any]]
 
 
 @contextlib.asynccontextmanager
@@ -38,12 +41,27 @@ async def worker_activities(
     )
     recording = RecordingActivities(sessions)
     saved = SavedWorkflows(sessions)
+    connectors = [
+        service(settings, credentials)
+        for service in (
+            EmailActivities,
+            LlmActivities,
+            SlackActivities,
+            NotionActivities,
+            SheetsActivities,
+        )
+    ]
+    registry: ActivityRegistry = {
+        "http.request": http.request,
+        RECORD_PROGRESS: recording.record_progress,
+        LOAD_WORKFLOW: saved.load,
+    }
+    for connector in connectors:
+        registry.update(connector.activities())
     try:
-        yield {
-            "http.request": http.request,
-            RECORD_PROGRESS: recording.record_progress,
-            LOAD_WORKFLOW: saved.load,
-        }
+        yield registry
     finally:
+        for connector in connectors:
+            await connector.aclose()
         await http.aclose()
         await engine.dispose()

@@ -1,7 +1,7 @@
 """Helpers every connector activity uses: error translation, params, heartbeats."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -13,6 +13,8 @@ from temporalio.exceptions import ApplicationError
 from connectors.errors import ConnectorError
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
+ActivityRegistry = dict[str, Callable[..., Any]]
+"""Node type (or internal activity name) → activity function."""
 
 
 def application_error(err: ConnectorError) -> ApplicationError:

@@ -174,9 +174,9 @@ class HttpClient:
             request = self._client.build_request(
                 hop.method,
                 target.pinned_url(address),
-                headers=_wire_headers(hop, target),
+                headers=target.pinned_headers(hop.headers),
                 content=hop.content,
-                extensions=_wire_extensions(target),
+                extensions=target.pinned_extensions(),
             )
             try:
                 return await self._client.send(request, stream=True, follow_redirects=False)
@@ -234,28 +234,6 @@ def _with_default_type(headers: dict[str, str], content_type: str) -> dict[str, 
     if any(name.lower() == "content-type" for name in headers):
         return headers
     return {**headers, "Content-Type": content_type}
-
-
-def _wire_headers(hop: _Hop, target: Target) -> dict[str, str]:
-    """Headers for a request sent to a pinned address.
-
-    `Host` names the real host. Over TLS the connection is closed after the response: the
-    pool keys connections by address, so a kept-alive connection verified for one
-    hostname could otherwise be reused for another hostname on the same address.
-    """
-    headers = dict(hop.headers)
-    if not any(name.lower() == "host" for name in headers):
-        headers["Host"] = target.url.netloc.decode("ascii")
-    if target.url.scheme == "https":
-        headers = _without(headers, {"connection"})
-        headers["Connection"] = "close"
-    return headers
-
-
-def _wire_extensions(target: Target) -> dict[str, Any]:
-    if target.url.scheme == "https":
-        return {"sni_hostname": target.host}
-    return {}
 
 
 def _redirect_location(hop: _Hop, response: httpx.Response) -> httpx.URL | None:

@@ -10,8 +10,9 @@ changes between the check and the connect cannot redirect the request.
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -139,6 +140,25 @@ class Target:
         """The same URL with its host replaced by one of the checked addresses."""
         return self.url.copy_with(host=str(address))
 
+    def pinned_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """Headers for a request sent to a pinned address.
+
+        `Host` names the real host. Over TLS the connection is closed after the response:
+        the pool keys connections by address, so a kept-alive connection verified for one
+        hostname could otherwise be reused for another hostname on the same address.
+        """
+        pinned = dict(headers)
+        if not any(name.lower() == "host" for name in pinned):
+            pinned["Host"] = self.url.netloc.decode("ascii")
+        if self.url.scheme == "https":
+            pinned = {name: value for name, value in pinned.items() if name.lower() != "connection"}
+            pinned["Connection"] = "close"
+        return pinned
+
+    def pinned_extensions(self) -> dict[str, Any]:
+        """TLS is verified for the real hostname, not the address connected to."""
+        return {"sni_hostname": self.host} if self.url.scheme == "https" else {}
+
 
 def refused(message: str) -> ConnectorError:
     return ConnectorError(message, retryable=False, kind="TargetRefused")
@@ -195,3 +215,43 @@ class TargetGuard:
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, f"no address for {host}")
         return tuple(addresses)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that connects only to vetted addresses, for connector clients.
+
+    Each request's host is resolved and checked by `TargetGuard`; the request then goes to
+    one of the checked addresses (in resolver order), so DNS cannot change the answer
+    between the check and the connect. A refused target raises `ConnectorError`
+    (kind `TargetRefused`); a host that does not resolve raises `httpx.ConnectError`.
+    """
+
+    def __init__(
+        self, allowlist: Iterable[str] = (), inner: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._guard = TargetGuard(allowlist)
+        self._inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            target = await self._guard.resolve(request.url)
+        except OSError as error:
+            raise httpx.ConnectError(f"cannot resolve {request.url.host}: {error}") from error
+        last_error: httpx.ConnectError | None = None
+        for address in target.addresses:
+            pinned = httpx.Request(
+                request.method,
+                target.pinned_url(address),
+                headers=target.pinned_headers(request.headers),
+                stream=request.stream,
+                extensions={**request.extensions, **target.pinned_extensions()},
+            )
+            try:
+                return await self._inner.handle_async_request(pinned)
+            except httpx.ConnectError as error:
+                last_error = error
+        assert last_error is not None
+        raise last_error
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -53,6 +53,24 @@ class Settings(BaseSettings):
     )
     http_max_response_bytes: int = 10 * 1024 * 1024
 
+    # Connectors. Every base URL can point at a self-hosted or test endpoint; connector
+    # traffic goes through the same guard as http.request (see HTTP_ALLOWED_HOSTS).
+    connector_timeout_seconds: float = Field(default=60.0, gt=0)
+    slack_api_url: str = "https://slack.com/api"
+    notion_api_url: str = "https://api.notion.com/v1"
+    notion_version: str = Field(default="2022-06-28", description="The Notion-Version header.")
+    google_sheets_api_url: str = "https://sheets.googleapis.com/v4"
+    google_token_url: str | None = Field(
+        default=None,
+        description="Overrides the token_uri of service-account key files (tests, proxies).",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint for llm.chat credentials that name none, "
+        "and for natural-language workflow generation; unset: api.openai.com.",
+    )
+    openai_model: str = Field(default="gpt-4o", description="The default chat model.")
+
     redis_url: str | None = Field(
         default=None,
         description="Redis for rate limits shared by all API replicas; unset: in-process limits.",

@@ -14,7 +14,15 @@ from core.config import Settings
 from core.temporal import dev_server_tuning_args, temporal_binary
 from worker import create_worker
 
-pytest_plugins = ["tests.support.local_http", "tests.support.api"]
+pytest_plugins = [
+    "tests.support.local_http",
+    "tests.support.api",
+    "tests.support.fake_smtp",
+    "tests.support.fake_openai",
+    "tests.support.fake_slack",
+    "tests.support.fake_notion",
+    "tests.support.fake_sheets",
+]
 
 
 @pytest.fixture(scope="session")

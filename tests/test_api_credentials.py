@@ -124,8 +124,7 @@ async def test_create_list_test_delete_round_trip(api: httpx.AsyncClient) -> Non
 
     tested = await api.post(f"/api/credentials/{body['id']}/test", headers=headers)
     assert tested.status_code == 200, tested.text
-    assert tested.json()["ok"] is True
-    assert "no live check" in tested.json()["message"]
+    assert (tested.json()["ok"], tested.json()["live"]) == (True, False)
 
     deleted = await api.delete(f"/api/credentials/{body['id']}", headers=headers)
     assert deleted.status_code == 204
@@ -142,7 +141,9 @@ async def test_every_kind_stores_and_tests(api: httpx.AsyncClient, kind: str) ->
     created = await _create(api, headers, name=f"my-{kind}", kind=kind, data=EXAMPLES[kind])
     assert created.status_code == 201, created.text
     tested = await api.post(f"/api/credentials/{created.json()['id']}/test", headers=headers)
-    assert tested.json()["ok"] is True
+    assert tested.status_code == 200, tested.text
+    # The example services are out of reach: a live test fails, without leaking the secret.
+    assert tested.json()["ok"] is not tested.json()["live"]
     assert CANARY not in created.text + tested.text
     (row,) = await _rows(api, Credential)
     assert CANARY.encode() not in bytes(row.ciphertext)

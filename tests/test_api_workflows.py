@@ -523,7 +523,17 @@ async def test_node_types_lists_the_catalog_with_a_json_schema_for_each(
         "approval",
         "foreach",
         "subworkflow",
+        "email.send",
+        "llm.chat",
+        "slack.post_message",
+        "notion.create_page",
+        "notion.query_database",
+        "sheets.append_rows",
+        "sheets.read_range",
     }
+    assert by_type["http.request"]["credential_kinds"] == ["bearer", "basic", "api_key_header"]
+    assert by_type["email.send"]["credential_kinds"] == ["smtp"]
+    assert by_type["email.send"]["credential_required"] is True
     for entry in by_type.values():
         schema = entry["params_schema"]
         assert schema["type"] == "object", entry["type"]

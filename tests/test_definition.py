@@ -163,6 +163,12 @@ def test_id_used_both_in_nodes_and_on_failure_is_rejected() -> None:
 # --- needs and cycles ------------------------------------------------------------------
 
 
+def test_a_credential_on_a_node_type_that_takes_none_is_rejected() -> None:
+    issue = only_issue(definition(transform("t", credential="my-token")), "t", "credential")
+    assert "take no credential" in issue.message
+    assert_valid(definition(http("h", credential="my-token")))
+
+
 def test_needs_naming_an_unknown_node_is_rejected() -> None:
     issue = only_issue(definition(transform("a"), transform("b", needs=["ghost"])), "b", "needs")
 

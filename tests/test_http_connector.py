@@ -21,7 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.http import HttpActivities
 from connectors.errors import ConnectorError
 from connectors.http import HttpClient, parse_retry_after
-from connectors.netguard import IPAddress, TargetGuard, is_public_address
+from connectors.netguard import GuardedTransport, IPAddress, TargetGuard, is_public_address
 from tests.support.local_http import LocalHttpServer
 from workflows.contract import NodeInput
 
@@ -417,6 +417,35 @@ async def test_connects_to_the_checked_address(
         await http.request(url=f"http://pinned.test:{local_http.port}/pinned")
 
     assert local_http.requests("/pinned")[0].headers["host"] == f"pinned.test:{local_http.port}"
+
+
+async def test_guarded_transport_refuses_internal_targets() -> None:
+    async with httpx.AsyncClient(transport=GuardedTransport()) as client:
+        with pytest.raises(ConnectorError) as refused:
+            await client.get("http://127.0.0.1:9/")
+
+    assert refused.value.kind == "TargetRefused"
+    assert not refused.value.retryable
+
+
+async def test_guarded_transport_connects_to_the_checked_address(
+    local_http: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def lookup(host: str, port: int) -> tuple[IPAddress, ...]:
+        assert host == "pinned.test"
+        return (ipaddress.ip_address("127.0.0.1"),)
+
+    monkeypatch.setattr(TargetGuard, "_lookup", staticmethod(lookup))
+    local_http.route("/pinned", [(200, {"ok": True})])
+
+    transport = GuardedTransport(allowlist=["pinned.test"])
+    async with httpx.AsyncClient(transport=transport) as client:
+        answer = await client.post(f"http://pinned.test:{local_http.port}/pinned", json={"a": 1})
+
+    assert answer.json() == {"ok": True}
+    [seen] = local_http.requests("/pinned")
+    assert seen.headers["host"] == f"pinned.test:{local_http.port}"
+    assert seen.json() == {"a": 1}
 
 
 async def test_cookies_do_not_carry_over(http: HttpClient, local_http: LocalHttpServer) -> None:

@@ -2,17 +2,19 @@
 
 Params models validate *rendered* params. At save time a value that is still a template
 (`"{{ inputs.n }}"` where a number is expected) is accepted and checked after rendering.
+The control nodes and `http.request` are defined here; each connector's nodes are in
+`workflows/nodes/`.
 """
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from workflows.durations import Duration
+from workflows.node_type import NodeType, Params
+from workflows.nodes import CONNECTOR_NODE_TYPES
 
-
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+__all__ = ["NODE_TYPES", "NodeType", "Params"]
 
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -76,72 +78,60 @@ class ForeachParams(Params):
     )
 
 
-class NodeType(BaseModel):
-    type: str
-    title: str
-    description: str
-    params_model: type[Params]
-    runs_in: Literal["activity", "workflow"]
-    """'activity' for I/O nodes, 'workflow' for pure control nodes the interpreter runs."""
-    credential_kind: str | None = None
-    output_description: str = ""
-
-    def params_schema(self) -> dict[str, Any]:
-        return self.params_model.model_json_schema(by_alias=True)
-
+CORE_NODE_TYPES: list[NodeType] = [
+    NodeType(
+        type="http.request",
+        title="HTTP request",
+        description="Call any HTTP API. 5xx, 429 and network errors are retried.",
+        params_model=HttpRequestParams,
+        runs_in="activity",
+        credential_kinds=("bearer", "basic", "api_key_header"),
+        output_description="{status, headers, body}; JSON bodies are parsed.",
+    ),
+    NodeType(
+        type="transform",
+        title="Transform",
+        description="Build a value from inputs and earlier outputs with templates.",
+        params_model=TransformParams,
+        runs_in="workflow",
+        output_description="The rendered value.",
+    ),
+    NodeType(
+        type="delay",
+        title="Delay",
+        description="Wait durably; survives worker and server restarts.",
+        params_model=DelayParams,
+        runs_in="workflow",
+        output_description="{waited_seconds}",
+    ),
+    NodeType(
+        type="approval",
+        title="Approval",
+        description="Wait for a person to approve or reject, with a timeout.",
+        params_model=ApprovalParams,
+        runs_in="workflow",
+        output_description="{approved, by, comment, timed_out}",
+    ),
+    NodeType(
+        type="foreach",
+        title="For each",
+        description="Run a sub-workflow for every item of a list, in batches of child "
+        "workflows, with bounded concurrency.",
+        params_model=ForeachParams,
+        runs_in="workflow",
+        output_description="The list of per-item outputs, in item order.",
+    ),
+    NodeType(
+        type="subworkflow",
+        title="Sub-workflow",
+        description="Run another of your saved workflows (its current version) as a "
+        "child, and wait for its output.",
+        params_model=SubworkflowParams,
+        runs_in="workflow",
+        output_description="The child run's output.",
+    ),
+]
 
 NODE_TYPES: dict[str, NodeType] = {
-    entry.type: entry
-    for entry in [
-        NodeType(
-            type="http.request",
-            title="HTTP request",
-            description="Call any HTTP API. 5xx, 429 and network errors are retried.",
-            params_model=HttpRequestParams,
-            runs_in="activity",
-            output_description="{status, headers, body}; JSON bodies are parsed.",
-        ),
-        NodeType(
-            type="transform",
-            title="Transform",
-            description="Build a value from inputs and earlier outputs with templates.",
-            params_model=TransformParams,
-            runs_in="workflow",
-            output_description="The rendered value.",
-        ),
-        NodeType(
-            type="delay",
-            title="Delay",
-            description="Wait durably; survives worker and server restarts.",
-            params_model=DelayParams,
-            runs_in="workflow",
-            output_description="{waited_seconds}",
-        ),
-        NodeType(
-            type="approval",
-            title="Approval",
-            description="Wait for a person to approve or reject, with a timeout.",
-            params_model=ApprovalParams,
-            runs_in="workflow",
-            output_description="{approved, by, comment, timed_out}",
-        ),
-        NodeType(
-            type="foreach",
-            title="For each",
-            description="Run a sub-workflow for every item of a list, in batches of child "
-            "workflows, with bounded concurrency.",
-            params_model=ForeachParams,
-            runs_in="workflow",
-            output_description="The list of per-item outputs, in item order.",
-        ),
-        NodeType(
-            type="subworkflow",
-            title="Sub-workflow",
-            description="Run another of your saved workflows (its current version) as a "
-            "child, and wait for its output.",
-            params_model=SubworkflowParams,
-            runs_in="workflow",
-            output_description="The child run's output.",
-        ),
-    ]
+    entry.type: entry for entry in [*CORE_NODE_TYPES, *CONNECTOR_NODE_TYPES]
 }

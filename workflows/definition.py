@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workflows import templates
-from workflows.catalog import NODE_TYPES
+from workflows.catalog import NODE_TYPES, NodeType
 from workflows.cron import check_cron
 from workflows.durations import Duration
 
@@ -445,12 +445,23 @@ def _check_node(node: Node, upstream: set[str], scope: set[str]) -> Iterator[Iss
         yield Issue(node=node.id, field="type", message=message)
         return
     yield from _check_params(node, node_type.params_model)
+    yield from _check_credential(node, node_type)
     if node.when is not None:
         yield from _check_template(node.when, node.id, "when", upstream, scope)
     if node.type == "foreach":
         yield from _check_foreach(node, upstream, scope)
     else:
         yield from _check_templates_in(node.params, node.id, "params", upstream, scope)
+
+
+def _check_credential(node: Node, node_type: NodeType) -> Iterator[Issue]:
+    kinds = " or ".join(node_type.credential_kinds)
+    if node.credential is not None and not node_type.credential_kinds:
+        message = f"'{node.type}' nodes take no credential"
+        yield Issue(node=node.id, field="credential", message=message)
+    elif node.credential is None and node_type.credential_required:
+        message = f"'{node.type}' nodes need a credential (kind {kinds})"
+        yield Issue(node=node.id, field="credential", message=message)
 
 
 def _check_params(node: Node, model: type[BaseModel]) -> Iterator[Issue]:

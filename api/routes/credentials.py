@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api import audit, crud
-from api.deps import CurrentUser, Editor, SessionDep
+from api.credential_checks import check_connection
+from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import CredentialCreate, CredentialPublic, CredentialTestResult, Page
@@ -169,9 +170,11 @@ async def test_credential(
     user: Editor,
     session: SessionDep,
     cipher: CipherDep,
+    settings: SettingsDep,
     request: Request,
 ) -> CredentialTestResult:
-    """Check that the credential decrypts and fits its kind. No service is contacted yet."""
+    """Check that the credential decrypts, fits its kind and works: its service is contacted
+    (SMTP login, Slack auth.test, Notion users/me, OpenAI models, a Google token)."""
     credential = await crud.get_owned(session, user, Credential, credential_id)
     target = f"credential:{credential.id}"
     try:
@@ -190,15 +193,15 @@ async def test_credential(
         fields = ", ".join(sorted({i["field"] for i in error.issues}))
         result = CredentialTestResult(
             ok=False,
+            live=False,
             message=f"stored data no longer fits kind '{credential.kind}' ({fields}); "
             "delete it and create it again",
         )
     else:
-        result = CredentialTestResult(
-            ok=True,
-            message=f"stored and decryptable, and fits kind '{credential.kind}'; no live check "
-            "for this kind yet (connection tests come with the connectors)",
-        )
-    audit.record(session, request, user.id, "credential.test", target, ok=result.ok)
+        check = await check_connection(credential.kind, stored, settings)
+        result = CredentialTestResult(**check.model_dump())
+    audit.record(
+        session, request, user.id, "credential.test", target, ok=result.ok, live=result.live
+    )
     await session.commit()
     return result

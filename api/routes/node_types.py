@@ -18,7 +18,8 @@ async def read_node_types(_user: CurrentUser) -> list[NodeTypePublic]:
             title=entry.title,
             description=entry.description,
             runs_in=entry.runs_in,
-            credential_kind=entry.credential_kind,
+            credential_kinds=list(entry.credential_kinds),
+            credential_required=entry.credential_required,
             output_description=entry.output_description,
             params_schema=entry.params_schema(),
         )

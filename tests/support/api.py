@@ -97,3 +97,19 @@ def simple_definition(name: str = "Greeting", **fields: Any) -> dict[str, Any]:
         "output": "{{ nodes.greet.output }}",
         **fields,
     }
+
+
+async def replace_credential(
+    api: httpx.AsyncClient, headers: dict[str, str], name: str, kind: str, data: dict[str, Any]
+) -> None:
+    """Give the credential `name` another kind after workflows naming it were saved (the one
+    way a node can meet a credential of the wrong kind: saving refuses it)."""
+    listed = await api.get("/api/credentials", headers=headers)
+    for item in listed.json()["items"]:
+        if item["name"] == name:
+            deleted = await api.delete(f"/api/credentials/{item['id']}", headers=headers)
+            assert deleted.status_code == 204, deleted.text
+    stored = await api.post(
+        "/api/credentials", json={"name": name, "kind": kind, "data": data}, headers=headers
+    )
+    assert stored.status_code == 201, stored.text
