@@ -1179,7 +1179,13 @@ async def bench_n8n(options: Options) -> tuple[Latencies, Latencies]:
         }
         sequential = Latencies.from_json(
             await run_loadgen(
-                {**spec, "clients": 1, "calls": options.hook_sequential, "warmup_calls": 5}
+                {
+                    **spec,
+                    "clients": 1,
+                    "calls": options.hook_sequential,
+                    "warmup_calls": 5,
+                    "tag": "seq",
+                }
             )
         )
         log(f"  n8n median {sequential.p(50):.1f} ms")

@@ -121,7 +121,7 @@ async def running_n8n(port: int, broker_port: int, length: int) -> AsyncIterator
         )
         url = f"http://127.0.0.1:{port}/webhook/{WEBHOOK_PATH}"
         try:
-            await _until_active(url, process)
+            await _until_active(url, process, length)
             yield url, process.pid
         finally:
             process.terminate()
@@ -133,19 +133,23 @@ async def running_n8n(port: int, broker_port: int, length: int) -> AsyncIterator
 
 
 async def _until_active(
-    url: str, process: asyncio.subprocess.Process, limit_s: float = 120
+    url: str, process: asyncio.subprocess.Process, length: int, limit_s: float = 120
 ) -> None:
-    """Wait until the webhook answers a probe with the chain's result (n8n registers
-    production webhooks some seconds after it starts listening)."""
+    """Wait until the webhook answers a probe with the chain's result: n8n registers
+    production webhooks some seconds after it starts listening, and answers other things
+    (200 included) until the workflow is fully active."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit_s
+    expected = {"step": length - 1, "seed": "probe", "acc": length - 1}
+    good = 0
     async with httpx.AsyncClient(timeout=10) as client:
         while loop.time() < deadline:
             if process.returncode is not None:
                 raise RuntimeError(f"n8n exited with code {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 answer = await client.post(url, json={"seed": "probe", "n": 0})
-                if answer.status_code == 200:
+                good = good + 1 if answer.status_code == 200 and answer.json() == expected else 0
+                if good == 3:
                     return
             await asyncio.sleep(0.5)
     raise TimeoutError(f"n8n did not serve {url} within {limit_s} s")
