@@ -90,6 +90,7 @@ def _schedule(
             record=True,
             origin=origin,
             owner_id=str(workflow.owner_id),
+            end_records_last_step=True,
         ),
         id=f"scheduled-{workflow.id}",
         task_queue=settings.temporal_task_queue,

@@ -48,6 +48,8 @@ async def test_a_schedule_fires_and_records_its_runs(
     assert runs, "the schedule fired and its run was recorded"
     assert runs[0]["trigger"] == "schedule"
     assert runs[0]["output"] == "tick"
+    detail = (await live_api.get(f"/api/runs/{runs[0]['id']}", headers=headers)).json()
+    assert [(node["status"], node["output"]) for node in detail["nodes"]] == [("succeeded", "tick")]
 
     paused = await live_api.post(f"/api/workflows/{workflow_id}/pause", headers=headers)
     assert paused.json()["paused"] is True
