@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.support.threaded_http import ThreadedHttpServer
 
 VERSIONS = frozenset({"2021-05-13", "2021-08-16", "2022-02-22", "2022-06-28"})
 TOKEN = "ntn_fake_integration_token"
@@ -736,20 +738,12 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture
 def fake_notion() -> Iterator[FakeNotion]:
     """A fresh fake Notion on 127.0.0.1; its API base URL is `fake_notion.base_url`."""
     notion = FakeNotion()
     handler = type("NotionHandler", (_Handler,), {"notion": notion})
-    server = _Server(("127.0.0.1", 0), handler)
-    notion.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    http = ThreadedHttpServer(handler).start()
+    notion.base_url = f"{http.base_url}/v1"
     yield notion
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    http.stop()

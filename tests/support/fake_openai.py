@@ -21,10 +21,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.support.threaded_http import ThreadedHttpServer
 
 DEFAULT_KEY = "sk-test-fake-openai-key-0000"
 
@@ -357,23 +359,18 @@ def _completion(
     }
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 class FakeOpenAI:
     """An OpenAI-compatible server on an ephemeral 127.0.0.1 port."""
 
     def __init__(self) -> None:
         self._state = _State()
         handler = type("Handler", (_Handler,), {"state": self._state})
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = ThreadedHttpServer(handler)
 
     @property
     def base_url(self) -> str:
         """What a credential's base_url (or OPENAI_BASE_URL) is set to."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self._http.base_url}/v1"
 
     @property
     def api_key(self) -> str:
@@ -428,13 +425,11 @@ class FakeOpenAI:
             self._state.calls.clear()
 
     def start(self) -> "FakeOpenAI":
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -39,6 +39,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support.threaded_http import ThreadedHttpServer
 
 SPREADSHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 READONLY_SCOPE = "https://www.googleapis.com/auth/spreadsheets.readonly"
@@ -192,25 +194,21 @@ class FakeGoogleSheets:
     def __init__(self) -> None:
         self._state = _State()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = ThreadedHttpServer(handler)
         self._private_keys: list[rsa.RSAPrivateKey] = []
 
     # --- lifecycle and addresses --------------------------------------------------------
 
     def start(self) -> "FakeGoogleSheets":
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.base_url
 
     @property
     def sheets_api_url(self) -> str:

@@ -23,11 +23,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+
+from tests.support.threaded_http import ThreadedHttpServer
 
 TOKEN = "xoxb-1111-2222-fake-bot-token"
 TEAM = "Acme Corp"
@@ -366,13 +368,11 @@ class FakeSlack:
         self._workspace = _Workspace()
         self._workspace.reset()
         handler = type("Handler", (_Handler,), {"workspace": self._workspace})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = ThreadedHttpServer(handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.base_url
 
     @property
     def api_url(self) -> str:
@@ -384,13 +384,11 @@ class FakeSlack:
         return f"{self.base_url}{WEBHOOK_PATH}"
 
     def start(self) -> "FakeSlack":
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def reset(self) -> None:
         self._workspace.reset()
