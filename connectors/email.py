@@ -28,7 +28,7 @@ from typing import Any, Literal
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, caused_by
 from connectors.netguard import (
     Allowlist,
     IPAddress,
@@ -447,9 +447,9 @@ def _smtp_errors(account: SmtpAccount) -> Iterator[None]:
     except aiosmtplib.SMTPResponseException as error:
         raise _reply_error(account, error, "refused", "SmtpReplyError") from None
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
-        if _caused_by(error, ssl.SSLCertVerificationError):
+        if caused_by(error, ssl.SSLCertVerificationError):
             raise _failure(account, error, "TlsCertificateError", retryable=False) from None
-        if _caused_by(error, ssl.SSLError):
+        if caused_by(error, ssl.SSLError):
             raise _failure(account, error, "TlsError", retryable=False) from None
         raise _failure(account, error, "SmtpNetworkError", retryable=True) from None
     except aiosmtplib.SMTPException as error:
@@ -491,15 +491,6 @@ def _failure(
         retryable=retryable,
         kind=kind,
     )
-
-
-def _caused_by(error: BaseException, cause: type[BaseException]) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, cause):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _snippet(text: str, account: SmtpAccount) -> str:

@@ -22,3 +22,13 @@ class ConnectorError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.kind = kind
+
+
+def caused_by(error: BaseException, cause: type[BaseException]) -> bool:
+    """Whether `cause` is anywhere in the error's chain (clients wrap TLS failures twice)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, cause):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

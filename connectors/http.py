@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, caused_by
 from connectors.netguard import Target, TargetGuard, parse_url
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -151,7 +151,7 @@ class HttpClient:
                     return hop.redirected(location, response.status_code)
                 content = await self._read_capped(hop, response)
         except _RETRYABLE_ERRORS as exc:
-            if _caused_by(exc, ssl.SSLCertVerificationError):
+            if caused_by(exc, ssl.SSLCertVerificationError):
                 raise _transport_error(hop, exc, kind="TlsCertificateError") from exc
             raise _transport_error(hop, exc, kind="HttpNetworkError", retryable=True) from exc
         except httpx.HTTPError as exc:
@@ -284,16 +284,6 @@ def _transport_error(
         retryable=retryable,
         kind=kind,
     )
-
-
-def _caused_by(exc: BaseException, cause: type[BaseException]) -> bool:
-    """Whether `cause` is in the exception's chain (httpx wraps TLS failures twice)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, cause):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _cookieless_jar() -> CookieJar:
