@@ -9,7 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Forbidden, Unauthorized
-from api.security import API_KEY_PREFIX, api_key_hash, read_access_token
+from api.security import API_KEY_PREFIX, api_key_hash, request_user_id
 from core.config import Settings
 from core.models import ApiKey, User, utcnow
 
@@ -41,7 +41,7 @@ async def get_current_user(
     if token.startswith(API_KEY_PREFIX):
         user = await _user_for_api_key(session, token)
     else:
-        user_id = read_access_token(token, request.app.state.jwt_key)
+        user_id = request_user_id(request, token)
         user = await session.get(User, user_id) if user_id else None
     if user is None or not user.is_active:
         raise Unauthorized("invalid or expired credentials")

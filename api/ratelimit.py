@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from fastapi import HTTPException, Request
 from redis.exceptions import RedisError
 
-from api.security import read_access_token
+from api.security import request_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def by_user_or_ip(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
-        user_id = read_access_token(token.strip(), request.app.state.jwt_key)
+        user_id = request_user_id(request, token.strip())
         if user_id is not None:
             return f"user:{user_id}"
     return by_client_ip(request)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Request
 
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "fp_"
@@ -31,6 +32,17 @@ def create_access_token(user_id: uuid.UUID, key: bytes, lifetime: timedelta) -> 
     now = datetime.now(UTC)
     claims = {"sub": str(user_id), "iat": now, "exp": now + lifetime, "typ": "access"}
     return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def request_user_id(request: Request, token: str) -> uuid.UUID | None:
+    """`read_access_token` for this request's bearer token, decoded once per request: the
+    rate limit and the authentication both need it."""
+    state = request.state
+    cached: tuple[str, uuid.UUID | None] | None = getattr(state, "access_token", None)
+    if cached is None or cached[0] != token:
+        cached = (token, read_access_token(token, request.app.state.jwt_key))
+        state.access_token = cached
+    return cached[1]
 
 
 def read_access_token(token: str, key: bytes) -> uuid.UUID | None:
