@@ -8,21 +8,13 @@ internal address either.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel
-
+from api.schemas import CredentialTestResult
 from connectors import email, llm, notion, sheets, slack
 from connectors.errors import ConnectorError
 from connectors.netguard import GuardedTransport
 from core.config import Settings
 
 Check = Callable[[dict[str, Any], Settings], Awaitable[str]]
-
-
-class ConnectionCheck(BaseModel):
-    ok: bool
-    live: bool
-    """Whether the service was contacted; False when the kind cannot be tested that way."""
-    message: str
 
 
 async def _smtp(data: dict[str, Any], settings: Settings) -> str:
@@ -94,16 +86,18 @@ NOT_LIVE = {
 }
 
 
-async def check_connection(kind: str, data: dict[str, Any], settings: Settings) -> ConnectionCheck:
+async def check_connection(
+    kind: str, data: dict[str, Any], settings: Settings
+) -> CredentialTestResult:
     """Contact the credential's service where its kind allows; never raises for a failure."""
     check = CHECKS.get(kind)
     if check is None:
         reason = NOT_LIVE.get(kind, f"no live test for kind '{kind}' yet")
-        return ConnectionCheck(ok=True, live=False, message=f"stored and valid; {reason}")
+        return CredentialTestResult(ok=True, live=False, message=f"stored and valid; {reason}")
     # An incoming webhook cannot be tested without posting: only its host is vetted.
     live = not (kind == "slack" and not data.get("bot_token"))
     try:
         message = await check(data, settings)
     except ConnectorError as error:
-        return ConnectionCheck(ok=False, live=live, message=error.message)
-    return ConnectionCheck(ok=True, live=live, message=message)
+        return CredentialTestResult(ok=False, live=live, message=error.message)
+    return CredentialTestResult(ok=True, live=live, message=message)

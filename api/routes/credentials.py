@@ -198,8 +198,7 @@ async def test_credential(
             "delete it and create it again",
         )
     else:
-        check = await check_connection(credential.kind, stored, settings)
-        result = CredentialTestResult(**check.model_dump())
+        result = await check_connection(credential.kind, stored, settings)
     audit.record(
         session, request, user.id, "credential.test", target, ok=result.ok, live=result.live
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.threaded_http import ThreadedHttpServer
+from tests.support.threaded_http import RecordedRequest, ThreadedHttpServer
 
 VERSIONS = frozenset({"2021-05-13", "2021-08-16", "2022-02-22", "2022-06-28"})
 TOKEN = "ntn_fake_integration_token"
@@ -78,20 +78,6 @@ def dashed(raw: str) -> str | None:
     if len(compact) != 32 or any(c not in "0123456789abcdef" for c in compact):
         return None
     return str(uuid.UUID(compact))
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Lower-cased names."""
-    body: bytes
-    at: float
-    """`time.monotonic()` on arrival."""
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass

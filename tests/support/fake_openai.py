@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.threaded_http import ThreadedHttpServer
+from tests.support.threaded_http import RecordedRequest, ThreadedHttpServer
 
 DEFAULT_KEY = "sk-test-fake-openai-key-0000"
 
@@ -85,20 +85,6 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
 
 
 @dataclass
-class ChatCall:
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Lower-cased names."""
-    body: bytes
-    at: float
-    """`time.monotonic()` when it arrived."""
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
 class _State:
     api_key: str = DEFAULT_KEY
     models: list[str] = field(default_factory=lambda: ["gpt-4o", "gpt-4o-mini"])
@@ -106,7 +92,7 @@ class _State:
     echo_full_key: bool = False
     """Echo a wrong key unmasked in 401 messages, as some OpenAI-compatible servers do."""
     replies: list[Reply] = field(default_factory=list)
-    calls: list[ChatCall] = field(default_factory=list)
+    calls: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=itertools.count)
 
@@ -137,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
         path = self.path.split("?", 1)[0]
-        call = ChatCall(self.command, path, headers, body, time.monotonic())
+        call = RecordedRequest(self.command, path, headers, body, time.monotonic())
         route = (self.command, path)
         if route == ("POST", "/v1/chat/completions"):
             with self.state.lock:
@@ -406,7 +392,7 @@ class FakeOpenAI:
             self._state.default_reply = reply
 
     @property
-    def requests(self) -> list[ChatCall]:
+    def requests(self) -> list[RecordedRequest]:
         """The chat-completion requests received (checked or not), oldest first."""
         with self._state.lock:
             return list(self._state.calls)

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.support.threaded_http import ThreadedHttpServer
+from tests.support.threaded_http import RecordedRequest, ThreadedHttpServer
 
 TOKEN = "xoxb-1111-2222-fake-bot-token"
 TEAM = "Acme Corp"
@@ -61,20 +61,6 @@ class Webhook:
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Lower-cased names."""
-    body: bytes
-    at: float = field(default_factory=time.monotonic)
-    """When the request arrived."""
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
 class Posted:
     """A message the fake accepted: where it went, how, and exactly what was sent."""
 
@@ -100,7 +86,7 @@ class _Workspace:
     channels: dict[str, Channel] = field(default_factory=dict)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
     outages: dict[str, _Outage] = field(default_factory=dict)
-    requests: list[Recorded] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
     posted: list[Posted] = field(default_factory=list)
     counter: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -165,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        recorded = Recorded("POST", self.path, headers, body)
+        recorded = RecordedRequest("POST", self.path, headers, body)
         with self.workspace.lock:
             self.workspace.requests.append(recorded)
             answer = self._answer(recorded)
@@ -182,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _answer(self, request: Recorded) -> Answer:
+    def _answer(self, request: RecordedRequest) -> Answer:
         if request.path.startswith("/api/"):
             return _WebApi(self.workspace, request).answer()
         if request.path.startswith("/services/"):
@@ -191,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _WebApi:
-    def __init__(self, workspace: _Workspace, request: Recorded) -> None:
+    def __init__(self, workspace: _Workspace, request: RecordedRequest) -> None:
         self.workspace = workspace
         self.request = request
         self.method = request.path.removeprefix("/api/").split("?", 1)[0]
@@ -323,7 +309,7 @@ def _block_problems(blocks: Any) -> list[str]:
 
 
 class _IncomingWebhook:
-    def __init__(self, workspace: _Workspace, request: Recorded) -> None:
+    def __init__(self, workspace: _Workspace, request: RecordedRequest) -> None:
         self.workspace = workspace
         self.request = request
 
@@ -422,7 +408,7 @@ class FakeSlack:
         with self._workspace.lock:
             return list(self._workspace.posted)
 
-    def requests(self, path: str | None = None) -> list[Recorded]:
+    def requests(self, path: str | None = None) -> list[RecordedRequest]:
         """Every request received, or those to `path` (e.g. '/api/chat.postMessage')."""
         with self._workspace.lock:
             return [r for r in self._workspace.requests if path is None or r.path == path]

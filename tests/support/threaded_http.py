@@ -3,9 +3,28 @@
 The fake services (tests/support/fake_*.py) each bring their own request handler.
 """
 
+import json
 import threading
+import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+@dataclass
+class RecordedRequest:
+    """A request a fake service received, as it came."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Lower-cased names."""
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when it arrived."""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class ThreadedHttpServer:
