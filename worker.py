@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import py_compile
 import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from activities.support import ActivityRegistry
 from core.config import Settings, get_settings
 from core.runtime import freeze_startup_objects
 from core.temporal import connect, exit_process
+from workflows import dag
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow
 
 WORKFLOWS = [DagWorkflow, ForeachBatchWorkflow]
@@ -47,6 +49,17 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     """The workflow sandbox every worker and replayer uses."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def cache_sandboxed_bytecode() -> None:
+    """Write the bytecode of `workflows.dag`, which the sandbox imports afresh for every run.
+
+    Python caches bytecode in `__pycache__` unless told not to (`PYTHONDONTWRITEBYTECODE`,
+    common in containers); then every run would compile the module's source again. Writing
+    it once here spares that; where the install is read-only, runs just keep compiling.
+    """
+    with contextlib.suppress(OSError, py_compile.PyCompileError):
+        py_compile.compile(dag.__file__, doraise=True)
 
 
 @contextlib.asynccontextmanager
@@ -82,6 +95,7 @@ async def create_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then let in-flight activities finish within the grace period."""
+    cache_sandboxed_bytecode()
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

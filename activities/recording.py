@@ -4,14 +4,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.metrics import observe
 from core.models import Run, Task, Workflow, utcnow
 from workflows.contract import RECORD_PROGRESS, NodeProgress, RunProgress
+
+_RUNS = sa.inspect(Run).local_table
+_TASKS = sa.inspect(Task).local_table
+_TASK_FIELDS = ("status", "attempts", "input", "output", "error", "started_at", "finished_at")
+_ROWS_PER_STATEMENT = 1000
+"""Rows per upsert: 11 bind parameters each stays under PostgreSQL's and SQLite's limits."""
 
 
 class RecordingActivities:
@@ -20,32 +27,45 @@ class RecordingActivities:
 
     @activity.defn(name=RECORD_PROGRESS)
     async def record_progress(self, progress: RunProgress) -> None:
-        """Apply one batch of changes to the run's row and its task rows."""
+        """Apply one batch of changes to the run's row and its task rows, in one transaction.
+
+        Two statements whatever the number of nodes (an UPDATE of the run and one upsert
+        of its tasks): a run of 40 nodes is recorded at the end in one round of writes.
+        """
         async with self._sessions() as session:
-            query = select(Run).where(Run.temporal_workflow_id == progress.workflow_id)
-            run = (await session.exec(query)).first() or await _scheduled_run(session, progress)
-            if run is None:
+            run_id = await _update_run(session, progress)
+            if run_id is None:
+                run_id = await _scheduled_run(session, progress)
+            if run_id is None:
                 return  # started outside the API (e.g. `flowpilot run`): nothing to record
-            session.add(run)
-            run.status = progress.status
-            run.started_at = run.started_at or utcnow()
-            if progress.finished:
-                run.finished_at = utcnow()
-                run.output = storable(progress.output)
-                run.error = storable(progress.error)
-            tasks = await session.exec(select(Task).where(Task.run_id == run.id))
-            existing = {task.node_id: task for task in tasks}
-            for node in progress.nodes:
-                task = existing.get(node.node_id) or Task(
-                    run_id=run.id, node_id=node.node_id, type=node.type
-                )
-                _apply(task, node)
-                session.add(task)
+            if progress.nodes:
+                await _upsert_tasks(session, run_id, progress.nodes)
             await session.commit()
         observe(progress)
 
 
-async def _scheduled_run(session: AsyncSession, progress: RunProgress) -> Run | None:
+async def _update_run(session: AsyncSession, progress: RunProgress) -> uuid.UUID | None:
+    values: dict[str, Any] = {
+        "status": progress.status,
+        "started_at": sa.func.coalesce(_RUNS.c.started_at, utcnow()),
+    }
+    if progress.finished:
+        values |= {
+            "finished_at": utcnow(),
+            "output": storable(progress.output),
+            "error": storable(progress.error),
+        }
+    statement = (
+        sa.update(_RUNS)
+        .where(_RUNS.c.temporal_workflow_id == progress.workflow_id)
+        .values(values)
+        .returning(_RUNS.c.id)
+    )
+    run_id: uuid.UUID | None = (await session.exec(statement)).scalar_one_or_none()
+    return run_id
+
+
+async def _scheduled_run(session: AsyncSession, progress: RunProgress) -> uuid.UUID | None:
     """A new row for a run that a Temporal Schedule started, from the origin it carries.
 
     None when the run has no origin or its workflow has been deleted since.
@@ -53,24 +73,61 @@ async def _scheduled_run(session: AsyncSession, progress: RunProgress) -> Run | 
     origin = progress.origin
     if origin is None or await session.get(Workflow, uuid.UUID(origin.workflow_id)) is None:
         return None
-    return Run(
+    now = utcnow()
+    run = Run(
         workflow_id=uuid.UUID(origin.workflow_id),
         owner_id=uuid.UUID(origin.owner_id),
         version=origin.version,
         trigger=origin.trigger,
         inputs=origin.inputs,
         temporal_workflow_id=progress.workflow_id,
+        status=progress.status,
+        started_at=now,
     )
+    if progress.finished:
+        run.finished_at = now
+        run.output = storable(progress.output)
+        run.error = storable(progress.error)
+    session.add(run)
+    await session.flush()
+    return run.id
 
 
-def _apply(task: Task, node: NodeProgress) -> None:
-    task.status = node.status
-    task.attempts = node.attempts
-    task.input = storable(node.input)
-    task.output = storable(node.output)
-    task.error = storable(node.error)
-    task.started_at = _moment(node.started_at)
-    task.finished_at = _moment(node.finished_at)
+async def _upsert_tasks(
+    session: AsyncSession, run_id: uuid.UUID, nodes: list[NodeProgress]
+) -> None:
+    """Insert the nodes' task rows, or update the ones an earlier step created."""
+    rows = [
+        {"id": uuid.uuid4(), "run_id": run_id, "node_id": node.node_id, "type": node.type}
+        | _task_values(node)
+        for node in nodes
+    ]
+    insert_into = _dialect_insert(session)
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        insert = insert_into(_TASKS).values(rows[start : start + _ROWS_PER_STATEMENT])
+        upsert = insert.on_conflict_do_update(
+            index_elements=[_TASKS.c.run_id, _TASKS.c.node_id],
+            set_={field: insert.excluded[field] for field in _TASK_FIELDS},
+        )
+        await session.exec(upsert)
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT construct with ON CONFLICT of the session's database."""
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _task_values(node: NodeProgress) -> dict[str, Any]:
+    return {
+        "status": node.status,
+        "attempts": node.attempts,
+        "input": storable(node.input),
+        "output": storable(node.output),
+        "error": storable(node.error),
+        "started_at": _moment(node.started_at),
+        "finished_at": _moment(node.finished_at),
+    }
 
 
 def _moment(text: str | None) -> datetime | None:
