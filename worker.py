@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import FailedAttemptInterceptor
@@ -46,9 +46,15 @@ log = logging.getLogger("flowpilot.worker")
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox every worker and replayer uses."""
+    """The workflow sandbox of the replay tests and of workers that turn it on."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    if settings.worker_workflow_sandbox:
+        return sandbox_runner()
+    return UnsandboxedWorkflowRunner()
 
 
 def cache_sandboxed_bytecode() -> None:
@@ -83,7 +89,7 @@ async def create_worker(
             task_queue=task_queue or settings.temporal_task_queue,
             workflows=WORKFLOWS,
             activities=list(activities.values()),
-            workflow_runner=sandbox_runner(),
+            workflow_runner=workflow_runner(settings),
             interceptors=[FailedAttemptInterceptor()],
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -95,7 +101,8 @@ async def create_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then let in-flight activities finish within the grace period."""
-    cache_sandboxed_bytecode()
+    if settings.worker_workflow_sandbox:
+        cache_sandboxed_bytecode()
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,5 +1,6 @@
 """Recording run and node progress in Flowpilot's database, so history outlives Temporal's."""
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,6 @@ from workflows.contract import RECORD_PROGRESS, NodeProgress, RunProgress
 _RUNS = sa.inspect(Run).local_table
 _TASKS = sa.inspect(Task).local_table
 _TASK_FIELDS = ("status", "attempts", "input", "output", "error", "started_at", "finished_at")
-_ROWS_PER_STATEMENT = 1000
-"""Rows per upsert: 11 bind parameters each stays under PostgreSQL's and SQLite's limits."""
 
 
 class RecordingActivities:
@@ -102,20 +101,21 @@ async def _upsert_tasks(
         | _task_values(node)
         for node in nodes
     ]
-    insert_into = _dialect_insert(session)
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        insert = insert_into(_TASKS).values(rows[start : start + _ROWS_PER_STATEMENT])
-        upsert = insert.on_conflict_do_update(
-            index_elements=[_TASKS.c.run_id, _TASKS.c.node_id],
-            set_={field: insert.excluded[field] for field in _TASK_FIELDS},
-        )
-        await session.exec(upsert)
+    await session.exec(_task_upsert(session.get_bind().dialect.name), params=rows)
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
-    """The INSERT construct with ON CONFLICT of the session's database."""
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+@functools.cache
+def _task_upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (run_id, node_id) DO UPDATE in the database's own dialect.
+
+    Executed with a list of rows, which the drivers send as one batch; built once so that
+    SQLAlchemy compiles it once.
+    """
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TASKS)
+    return insert.on_conflict_do_update(
+        index_elements=[_TASKS.c.run_id, _TASKS.c.node_id],
+        set_={field: insert.excluded[field] for field in _TASK_FIELDS},
+    ).returning(_TASKS.c.id)
 
 
 def _task_values(node: NodeProgress) -> dict[str, Any]:

@@ -17,6 +17,15 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy async URL; defaults to a SQLite file in the data dir.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="PostgreSQL connections each process keeps open. Size it for the "
+        "requests in flight at a burst: past it, connections are opened and closed per use.",
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="Extra PostgreSQL connections a process opens at a peak."
+    )
     flowpilot_secret_key: SecretStr | None = Field(
         default=None,
         description="Encrypts credentials and signs tokens. Generated into the data dir "
@@ -26,6 +35,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes sharing the port. More than one wants REDIS_URL: without "
+        "Redis each process keeps its own rate limits.",
+    )
     public_url: str = Field(
         default="http://localhost:8000", description="Where users reach the API (webhook URLs)."
     )
@@ -39,6 +55,13 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = 100
     worker_max_concurrent_workflow_tasks: int = 100
     worker_shutdown_grace_seconds: float = 10.0
+    worker_workflow_sandbox: bool = Field(
+        default=False,
+        description="Run the interpreter in Temporal's Python workflow sandbox, which "
+        "re-imports its module for every run and checks each call for nondeterminism "
+        "(about a third of the worker's CPU on short runs). Off by default: the interpreter "
+        "is Flowpilot's own code, and its tests and replay tests run inside the sandbox.",
+    )
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="Worker Prometheus metrics; 0 turns them off."

@@ -20,12 +20,23 @@ DEV_SERVER_DYNAMIC_CONFIG = {
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
 }
+DEV_SERVER_SQLITE_PRAGMAS = {
+    # The dev server's SQLite file uses a rollback journal by default: two fsyncs per
+    # history write, the bulk of a short run's latency. A write-ahead log needs one, and
+    # `synchronous=full` keeps each commit on disk before it is acknowledged, so a run
+    # survives a crash of the server or of the machine as before.
+    "journal_mode": "wal",
+    "synchronous": "full",
+}
 
 
 def dev_server_tuning_args(config: dict[str, int] = DEV_SERVER_DYNAMIC_CONFIG) -> list[str]:
+    """The dev server's flags for latency: dynamic config and its SQLite file's pragmas."""
     args: list[str] = []
     for key, value in config.items():
         args += ["--dynamic-config-value", f"{key}={value}"]
+    for pragma, setting in DEV_SERVER_SQLITE_PRAGMAS.items():
+        args += ["--sqlite-pragma", f"{pragma}={setting}"]
     return args
 
 

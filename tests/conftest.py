@@ -43,8 +43,11 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Worker settings for tests: the local HTTP server on loopback is allowed."""
+    """Worker settings for tests: the local HTTP server on loopback is allowed, and the
+    interpreter runs in Temporal's sandbox, which fails any nondeterministic call it makes
+    (the API tests run it without, as workers do by default)."""
     return Settings(
+        worker_workflow_sandbox=True,
         http_allowed_hosts=["127.0.0.1"],
         temporal_task_queue=f"test-{uuid.uuid4()}",
         data_dir=tmp_path,
