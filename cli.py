@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
@@ -25,6 +25,9 @@ from core.temporal import (
     temporal_binary,
 )
 from workflows.dag import DagWorkflow, RunInput, RunState
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 from workflows.definition import (
     Definition,
     DefinitionError,
@@ -215,13 +218,30 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if settings.api_workers == 1:
+        uvicorn.run(api_app(), host=settings.api_host, port=settings.api_port)
+        return 0
+    from core.migrate import upgrade
+
+    upgrade(settings)  # once, before the processes start
+    uvicorn.run(
+        "cli:api_app",
+        factory=True,
+        workers=settings.api_workers,
+        host=settings.api_host,
+        port=settings.api_port,
+    )
+    return 0
+
+
+def api_app() -> "FastAPI":
+    """The app of one API process, its start-up objects frozen out of the collector's way."""
     from api.main import create_app
     from core.runtime import freeze_startup_objects
 
-    app = create_app(settings)
+    app = create_app(get_settings())
     freeze_startup_objects()
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port)
-    return 0
+    return app
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

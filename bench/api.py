@@ -4,7 +4,7 @@ Run by `make bench-api` as `.venv/bin/python bench/api.py` (`--quick` for a shor
 Everything runs on this machine, on loopback, as it does in production: a Temporal dev server
 (`temporal server start-dev` with the latency tuning `flowpilot dev` uses, state in a file),
 one worker (`python -m worker`; `--workers N` for more) and the API (`python -m cli api`:
-one uvicorn process, no reload), on the PostgreSQL database `flowpilot_bench` (dropped and
+one uvicorn process, `--api-workers N` for more; no reload), on the PostgreSQL database `flowpilot_bench` (dropped and
 created again at start) and Redis database 5 (flushed at start). The API's per-user and
 per-webhook rate limits are raised so the load is not throttled; nothing else is changed
 from the defaults.
@@ -114,6 +114,7 @@ class Options:
     quick: bool
     quiet_wait_s: float
     workers: int
+    api_workers: int = 1
     n8n: bool = False
 
 
@@ -136,6 +137,13 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="worker processes (default 1, as `flowpilot dev` runs)",
     )
     parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="API processes (API_WORKERS; default 1, as `flowpilot dev` runs)",
+    )
+    parser.add_argument(
         "--n8n",
         action="store_true",
         help="also run the webhook phases against n8n (install it with `make bench-n8n-install`)",
@@ -153,6 +161,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
             quick=True,
             quiet_wait_s=args.quiet_wait,
             workers=args.workers,
+            api_workers=args.api_workers,
             n8n=args.n8n,
         )
     return Options(
@@ -165,6 +174,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         quick=False,
         quiet_wait_s=args.quiet_wait,
         workers=args.workers,
+        api_workers=args.api_workers,
         n8n=args.n8n,
     )
 
@@ -235,6 +245,19 @@ def _stat(pid: int) -> tuple[str, float] | None:
     name = text[text.index("(") + 1 : text.rindex(")")]
     fields = text[text.rindex(")") + 2 :].split()
     return name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(parent: int) -> list[int]:
+    """The processes `parent` started (the API's worker processes with API_WORKERS > 1)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[1]) == parent:
+            found.append(int(entry.name))
+    return found
 
 
 def _pids_matching(name: str, command_contains: str) -> list[int]:
@@ -568,7 +591,7 @@ class Stack:
             component = "worker" if name.startswith("worker") else name
             pids = watched.setdefault(component, [])
             assert isinstance(pids, list)
-            pids.append(service.process.pid)
+            pids += [service.process.pid, *_children(service.process.pid)]
         return {
             **watched,
             "postgres": {"name": "postgres", "command": BENCH_DATABASE},
@@ -637,7 +660,7 @@ async def port_open(host: str, port: int) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def stack(workers: int = 1) -> AsyncIterator[Stack]:
+async def stack(workers: int = 1, api_workers: int = 1) -> AsyncIterator[Stack]:
     """Temporal dev server, worker(s) and API as subprocesses on fresh ports and databases."""
     database_url = await reset_database()
     await reset_redis()
@@ -663,6 +686,7 @@ async def stack(workers: int = 1) -> AsyncIterator[Stack]:
             "TEMPORAL_DB_FILE": str(workdir / "temporal.db"),
             "RATE_LIMIT_API_PER_MINUTE": str(RAISED_LIMIT),
             "RATE_LIMIT_WEBHOOK_PER_MINUTE": str(RAISED_LIMIT),
+            "API_WORKERS": str(api_workers),
         }
         running = Stack(workdir, env, api_url, temporal_address, task_queue)
         try:
@@ -1036,7 +1060,7 @@ class Results:
 
 async def bench(options: Options) -> tuple[Results, list[str]]:
     started = time.perf_counter()
-    async with stack(options.workers) as running:
+    async with stack(options.workers, options.api_workers) as running:
         connection = await asyncpg.connect(bench_dsn())
         try:
             seeded = await seed(running, connection)
@@ -1255,7 +1279,13 @@ def method(options: Options) -> list[str]:
         "SQLite file, latency tuning), "
         + ("one worker" if options.workers == 1 else f"{options.workers} workers")
         + " (`python -m worker`), the API (`python -m cli "
-        "api`: one uvicorn process, no reload, access log on; uvloop and httptools), PostgreSQL "
+        "api`: "
+        + (
+            "one uvicorn process"
+            if options.api_workers == 1
+            else f"{options.api_workers} uvicorn processes (`API_WORKERS`)"
+        )
+        + ", no reload, access log on; uvloop and httptools), PostgreSQL "
         f"database `{BENCH_DATABASE}` (recreated; `VACUUM ANALYZE` after seeding), Redis db 5 "
         "(flushed) for the rate limits.",
         f"- Settings changed from the defaults: `RATE_LIMIT_API_PER_MINUTE` and "

@@ -1,6 +1,8 @@
 """Alembic migrations from an empty database to head and back, on PostgreSQL and SQLite."""
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,6 +15,8 @@ import core.models  # noqa: F401  (the tables the migrations must produce)
 from core.config import Settings
 from core.migrate import downgrade, upgrade
 from tests.support.api import POSTGRES_URL, reset_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def table_names(url: str) -> set[str]:
@@ -53,3 +57,26 @@ async def test_models_and_migrations_agree(tmp_path: Path) -> None:
         )
     await engine.dispose()
     assert differences == []
+
+
+async def test_api_replicas_starting_together_migrate_once() -> None:
+    """Processes migrating one empty PostgreSQL database at once all succeed: one migrates
+    while the others wait on the migration lock, then find the database at head."""
+    await reset_postgres(POSTGRES_URL)
+    env = {**os.environ, "DATABASE_URL": POSTGRES_URL}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cli",
+            "migrate",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
+    outputs = [(await process.communicate())[0].decode() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    assert await table_names(POSTGRES_URL) == set(SQLModel.metadata.tables)

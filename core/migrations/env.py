@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -10,6 +11,7 @@ from sqlmodel import SQLModel
 import core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
+MIGRATION_LOCK = 0x466C6F77  # "Flow": a PostgreSQL advisory lock id of our own
 
 
 def _run(connection: Connection) -> None:
@@ -20,6 +22,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # API replicas start together: one migrates, the others wait, then find it done.
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         context.run_migrations()
 
 
