@@ -251,11 +251,13 @@ def _children(parent: int) -> list[int]:
     """The processes `parent` started (the API's worker processes with API_WORKERS > 1)."""
     found = []
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, NotADirectoryError, IndexError):
+        except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-        if entry.name.isdigit() and int(fields[1]) == parent:
+        if int(fields[1]) == parent:
             found.append(int(entry.name))
     return found
 
