@@ -4,10 +4,10 @@ Run by `make bench-api` as `.venv/bin/python bench/api.py` (`--quick` for a shor
 Everything runs on this machine, on loopback, as it does in production: a Temporal dev server
 (`temporal server start-dev` with the latency tuning `flowpilot dev` uses, state in a file),
 one worker (`python -m worker`; `--workers N` for more) and the API (`python -m cli api`:
-one uvicorn process, `--api-workers N` for more; no reload), on the PostgreSQL database `flowpilot_bench` (dropped and
-created again at start) and Redis database 5 (flushed at start). The API's per-user and
-per-webhook rate limits are raised so the load is not throttled; nothing else is changed
-from the defaults.
+one uvicorn process, `--api-workers N` for more; no reload), on the PostgreSQL database
+`flowpilot_bench` (dropped and created again at start) and Redis database 5 (flushed at
+start). The API's per-user and per-webhook rate limits are raised so the load is not
+throttled; nothing else is changed from the defaults.
 
 The load comes from a separate process (this file with `--loadgen`, httpx over keep-alive
 connections), which shares the two cores with everything else; its CPU is reported. So is
