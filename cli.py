@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task-queue", help="override TEMPORAL_TASK_QUEUE")
     run.set_defaults(handler=_run)
 
+    generate = commands.add_parser(
+        "generate", help="describe a workflow in plain English, get its definition (OPENAI_API_KEY)"
+    )
+    generate.add_argument("prompt", help="what the workflow should do, or the change to make")
+    generate.add_argument("--edit", type=Path, metavar="FILE", help="change this definition")
+    generate.add_argument("--output", "-o", type=Path, metavar="FILE", help="write it here")
+    generate.set_defaults(handler=_generate)
+
     schema = commands.add_parser("schema", help="print the definition format's JSON Schema")
     schema.set_defaults(handler=lambda args, settings: _print_json(json_schema()) or 0)
     return parser
@@ -122,6 +130,52 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.file}: {len(error.issues)} problem(s)", file=sys.stderr)
         return _report(error)
     print(f"{args.file}: valid ({len(definition.nodes)} nodes)")
+    return 0
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    """The definition goes to stdout (or --output), the explanation to stderr."""
+    from api.errors import ApiError
+    from api.nl import MAX_PROMPT_CHARS, UserContext, generator_for
+
+    if len(args.prompt) > MAX_PROMPT_CHARS:
+        print(f"the description is longer than {MAX_PROMPT_CHARS} characters", file=sys.stderr)
+        return 1
+    try:
+        base = json.loads(args.edit.read_text()) if args.edit else None
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"cannot read {args.edit}: {error}", file=sys.stderr)
+        return 1
+
+    async def ask() -> Any:
+        import httpx
+
+        async with httpx.AsyncClient(trust_env=False) as http:
+            generator = generator_for(settings, http)
+            if base is None:
+                return await generator.generate(args.prompt, UserContext())
+            return await generator.edit(base, args.prompt, UserContext())
+
+    try:
+        answer = asyncio.run(ask())
+    except ApiError as error:
+        detail = error.detail
+        print(json.dumps(detail, indent=2) if isinstance(detail, dict) else detail, file=sys.stderr)
+        configured = settings.openai_api_key and settings.openai_api_key.get_secret_value()
+        return 1 if configured else 2
+    text = json.dumps(answer.definition, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    print(answer.explanation, file=sys.stderr)
+    if answer.summary:
+        print(f"Change: {answer.summary}", file=sys.stderr)
+    for need in answer.credentials:
+        print(
+            f"Credential for node '{need.node}': '{need.name}' ({' or '.join(need.kinds)})",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -4,9 +4,10 @@
 class ApiError(Exception):
     status_code = 400
 
-    def __init__(self, detail: object) -> None:
+    def __init__(self, detail: object, headers: dict[str, str] | None = None) -> None:
         super().__init__(str(detail))
         self.detail = detail
+        self.headers = headers
 
 
 class BadRequest(ApiError):
@@ -35,3 +36,13 @@ class Unprocessable(ApiError):
 
 class ServiceUnavailable(ApiError):
     status_code = 503
+
+
+class BadGateway(ApiError):
+    """A service the API depends on (the language model) refused or garbled the call."""
+
+    status_code = 502
+
+
+class GatewayTimeout(ApiError):
+    status_code = 504

@@ -5,12 +5,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
+from api.answer_cache import RedisAnswerCache
 from api.errors import ApiError
 from api.limits import check_json_body
 from api.metrics import RequestMetrics
@@ -20,6 +22,7 @@ from api.routes import (
     audit_logs,
     auth,
     credentials,
+    generate,
     health,
     hooks,
     node_types,
@@ -53,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.engine.dispose()
         await app.state.rate_limiter.aclose()
+        await app.state.llm_http.aclose()
+        if app.state.answer_cache is not None:
+            await app.state.answer_cache.aclose()
 
     app = FastAPI(
         title="Flowpilot",
@@ -63,6 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jwt_key = derive_key(instance_secret(settings), "jwt")
     app.state.rate_limiter = build_rate_limiter(settings.redis_url)
+    # The instance's model endpoint is the operator's choice (often a local server), so
+    # generation does not go through the guard that keeps users' nodes off internal hosts.
+    app.state.llm_http = httpx.AsyncClient(trust_env=False)
+    app.state.answer_cache = (
+        RedisAnswerCache.from_url(settings.redis_url, settings.nl_cache_seconds)
+        if settings.redis_url and settings.nl_cache_seconds
+        else None
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -73,7 +87,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetrics)
     _add_error_handlers(app)
     app.include_router(health.router)
-    routers = (auth, api_keys, users, audit_logs, node_types, workflows, runs, credentials)
+    routers = (
+        auth,
+        api_keys,
+        users,
+        audit_logs,
+        node_types,
+        generate,
+        workflows,
+        runs,
+        credentials,
+    )
     for module in routers:
         app.include_router(
             module.router,
@@ -93,7 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+        return JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -263,3 +263,10 @@ webhook_rate_limit = rate_limit(
     fail_closed=True,
     key=by_webhook_token,
 )
+generate_rate_limit = rate_limit(
+    "generate",
+    setting("rate_limit_generate_per_minute"),
+    60,
+    fail_closed=True,
+    key=by_user_or_ip,
+)

@@ -72,11 +72,18 @@ class FieldProblem(BaseModel):
     type: str
 
 
+class GenerationFailure(BaseModel):
+    """The model gave no valid workflow within the repair rounds: its last problems."""
+
+    message: str
+    errors: list[str]
+
+
 class UnprocessableAnswer(BaseModel):
     """Every 422 of the API: a field of the request, a problem of a definition (its node and
-    field), or a value the database cannot store."""
+    field), a generation the model could not get right, or a value the database cannot store."""
 
-    detail: list[FieldProblem | ValidationIssue] | str
+    detail: list[FieldProblem | ValidationIssue] | GenerationFailure | str
 
 
 class ValidateResponse(BaseModel):

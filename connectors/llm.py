@@ -49,6 +49,16 @@ _NO_ENV_HEADERS: dict[str, Any] = {
 """Drop the organization/project the SDK would read from the worker's environment."""
 
 
+class UnusableAnswer(ConnectorError):
+    """The model answered, but not with the JSON asked for; `text` is what it said."""
+
+    def __init__(self, error: ConnectorError, text: str) -> None:
+        super().__init__(
+            error.message, retryable=error.retryable, retry_after=error.retry_after, kind=error.kind
+        )
+        self.text = text
+
+
 @dataclass(frozen=True)
 class OpenAIAccount:
     """Where to call and with which key; the key never shows in a repr."""
@@ -75,6 +85,8 @@ class StructuredOutput:
     schema: dict[str, Any]
     name: str = "output"
     strict: bool = True
+    check_answer: bool = True
+    """Validate the answer against `schema` here; off for a caller that checks it better."""
 
 
 @dataclass(frozen=True)
@@ -158,16 +170,21 @@ class OpenAIChat:
 
     async def complete(self, account: OpenAIAccount, request: ChatRequest) -> ChatAnswer:
         """One chat completion; with a schema or JSON mode, the answer parsed (and checked)."""
-        validator = _validator(request.json_schema.schema) if request.json_schema else None
+        structured = request.json_schema
+        checked = structured is not None and structured.check_answer
+        validator = _validator(structured.schema) if structured and checked else None
         async with self._errors(account):
             completion = await self._sdk(account).chat.completions.create(**request.body())
         answer = _answer(completion, account)
         if not request.wants_json:
             return answer
         _require_complete_json(answer, request)
-        parsed = parse_json_answer(answer.text)
-        if validator is not None:
-            _check_against_schema(validator, parsed)
+        try:
+            parsed = parse_json_answer(answer.text)
+            if validator is not None:
+                _check_against_schema(validator, parsed)
+        except ConnectorError as error:
+            raise UnusableAnswer(error, answer.text) from None
         return replace(answer, json=parsed)
 
     async def list_models(self, account: OpenAIAccount) -> list[str]:

@@ -93,6 +93,22 @@ class Settings(BaseSettings):
         "and for natural-language workflow generation; unset: api.openai.com.",
     )
     openai_model: str = Field(default="gpt-4o", description="The default chat model.")
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        description="The instance's key for natural-language workflow generation (the API "
+        "only; llm.chat nodes use their own credentials). Unset: generation answers 503.",
+    )
+    nl_repair_rounds: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="How many times an invalid generated definition is sent back to the "
+        "model with the validator's errors before the API gives up with 422.",
+    )
+    nl_timeout_seconds: float = Field(default=120.0, gt=0, description="Per model call.")
+    nl_cache_seconds: int = Field(
+        default=24 * 3600, ge=0, description="How long Redis keeps generated answers; 0: off."
+    )
 
     redis_url: str | None = Field(
         default=None,
@@ -101,6 +117,9 @@ class Settings(BaseSettings):
     rate_limit_login_per_minute: int = Field(default=10, ge=1)
     rate_limit_api_per_minute: int = Field(default=600, ge=1)
     rate_limit_webhook_per_minute: int = Field(default=120, ge=1)
+    rate_limit_generate_per_minute: int = Field(
+        default=10, ge=1, description="Per user: natural-language generation calls a paid model."
+    )
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Self:

@@ -26,8 +26,11 @@ Shortened or left out, and why:
   one that does is sent (an `http.request` node would call whatever URL was generated); workflow
   updates never replace the webhook workflow's definition (a generated `"respond": "output"`
   could make its webhook wait for a day).
-- Rate limits (login per IP, API per user, webhooks per token) are raised for this test, or
-  most answers would be 429s.
+- Rate limits (login per IP, API per user, webhooks per token, generation per user) are
+  raised for this test, or most answers would be 429s.
+- Natural-language generation talks to the local OpenAI-compatible server, whose default
+  answer is prose, not a workflow: generation and explanation run their repair rounds and
+  answer 422 (or 404/409 for runs that are not theirs or did not fail).
 - DELETE operations go last, so the created things live through every other operation.
 """
 
@@ -44,6 +47,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -53,6 +57,7 @@ from schemathesis.specs.openapi.checks import (
 
 from core.config import Settings
 from tests.support.api import sign_up, simple_definition, user_id
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.runs import eventually
 from workflows.catalog import NODE_TYPES
 from workflows.definition import json_schema
@@ -86,13 +91,17 @@ _REQUEST_FIELDS = ("method", "url", "headers", "params", "cookies", "json", "dat
 
 
 @pytest.fixture
-def api_settings(api_settings: Settings) -> Settings:
-    """The shared settings (each database) with rate limits no fuzz run reaches."""
+def api_settings(api_settings: Settings, fake_openai: FakeOpenAI) -> Settings:
+    """The shared settings (each database) with rate limits no fuzz run reaches, and
+    natural-language generation on the local OpenAI-compatible server."""
     return api_settings.model_copy(
         update={
             "rate_limit_login_per_minute": 1_000_000,
             "rate_limit_api_per_minute": 1_000_000,
             "rate_limit_webhook_per_minute": 1_000_000,
+            "rate_limit_generate_per_minute": 1_000_000,
+            "openai_api_key": SecretStr(fake_openai.api_key),
+            "openai_base_url": fake_openai.base_url,
         }
     )
 

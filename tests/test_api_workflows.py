@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import col, select
 
 from core.models import AuditLog, WorkflowVersion
-from tests.support.api import sign_up, simple_definition, user_id
+from tests.support.api import admin_and_viewer, sign_up, simple_definition, user_id
 
 WEBHOOK_URL = re.compile(r"^http://localhost:8000/api/hooks/([A-Za-z0-9_-]{32,64})$")
 NOT_FOUND = {"detail": "workflow not found"}
@@ -71,18 +71,6 @@ async def create(
     assert answer.status_code == 201, answer.text
     created: dict[str, Any] = answer.json()
     return created
-
-
-async def admin_and_viewer(api: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
-    """The instance's admin (first account) and a second account the admin made a viewer."""
-    admin = await sign_up(api)
-    viewer = await sign_up(api)
-    changed = await api.patch(
-        f"/api/users/{await user_id(api, viewer)}", json={"role": "viewer"}, headers=admin
-    )
-    assert changed.status_code == 200, changed.text
-    assert changed.json()["role"] == "viewer"
-    return admin, viewer
 
 
 async def stored_versions(api: httpx.AsyncClient, workflow_id: str) -> list[WorkflowVersion]:

@@ -12,6 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.local_http import LocalHttpServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,3 +166,39 @@ async def test_run_refuses_missing_required_input(tmp_path: Path) -> None:
     result = await flowpilot("run", path)
     assert result.returncode == 1
     assert "inputs.city" in result.stderr
+
+
+async def test_generate_prints_the_definition_and_explains_on_stderr(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    definition = {
+        "schema": "flowpilot/v1",
+        "name": "Hello",
+        "nodes": [{"id": "hello", "type": "transform", "params": {"value": "hi"}}],
+    }
+    fake_openai.queue(json.dumps({"definition": definition, "explanation": "Says hi."}))
+    env = {"OPENAI_API_KEY": fake_openai.api_key, "OPENAI_BASE_URL": fake_openai.base_url}
+    result = await flowpilot("generate", "a workflow that says hi", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == definition
+    assert "Says hi." in result.stderr
+    prompt = fake_openai.requests[0].json()["messages"][-1]["content"]
+    assert "a workflow that says hi" in prompt
+
+    changed = {**definition, "name": "Hello again"}
+    fake_openai.queue(
+        json.dumps({"definition": changed, "explanation": "Says hi.", "summary": "Renamed."})
+    )
+    output = tmp_path / "changed.json"
+    edited = await flowpilot(
+        "generate", "rename it", "--edit", write(tmp_path, definition), "-o", str(output), env=env
+    )
+    assert edited.returncode == 0, edited.stderr
+    assert json.loads(output.read_text()) == changed
+    assert "Change: Renamed." in edited.stderr
+
+
+async def test_generate_without_a_key_exits_2_saying_how_to_configure() -> None:
+    result = await flowpilot("generate", "a workflow that says hi", env={"OPENAI_API_KEY": ""})
+    assert result.returncode == 2
+    assert "OPENAI_API_KEY" in result.stderr and result.stdout == ""

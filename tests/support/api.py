@@ -88,6 +88,18 @@ async def user_id(api: httpx.AsyncClient, headers: dict[str, str]) -> str:
     return str(me.json()["id"])
 
 
+async def admin_and_viewer(api: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
+    """The instance's admin (first account) and a second account the admin made a viewer."""
+    admin = await sign_up(api)
+    viewer = await sign_up(api)
+    changed = await api.patch(
+        f"/api/users/{await user_id(api, viewer)}", json={"role": "viewer"}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["role"] == "viewer"
+    return admin, viewer
+
+
 def simple_definition(name: str = "Greeting", **fields: Any) -> dict[str, Any]:
     return {
         "schema": "flowpilot/v1",

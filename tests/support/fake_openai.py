@@ -405,7 +405,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         fresh = _State()
         with self._state.lock:
-            for name in ("api_key", "models", "default_reply", "echo_full_key"):
+            for name in ("api_key", "models", "default_reply", "echo_full_key", "ids"):
                 setattr(self._state, name, getattr(fresh, name))
             self._state.replies.clear()
             self._state.calls.clear()
