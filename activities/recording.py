@@ -47,6 +47,9 @@ async def _update_run(session: AsyncSession, progress: RunProgress) -> uuid.UUID
     values: dict[str, Any] = {
         "status": progress.status,
         "started_at": sa.func.coalesce(_RUNS.c.started_at, utcnow()),
+        "temporal_run_id": sa.func.coalesce(
+            _RUNS.c.temporal_run_id, activity.info().workflow_run_id
+        ),
     }
     if progress.finished:
         values |= {
@@ -80,6 +83,7 @@ async def _scheduled_run(session: AsyncSession, progress: RunProgress) -> uuid.U
         trigger=origin.trigger,
         inputs=origin.inputs,
         temporal_workflow_id=progress.workflow_id,
+        temporal_run_id=activity.info().workflow_run_id,
         status=progress.status,
         started_at=now,
     )

@@ -17,14 +17,14 @@ def record(
     action: str,
     target: str = "",
     **details: Any,
-) -> None:
+) -> AuditLog:
     """Add an audit row to the session; it commits with the change it describes."""
-    session.add(
-        AuditLog(
-            actor_id=actor_id,
-            action=action,
-            target=target,
-            ip=client_ip(request),
-            details=details or None,
-        )
+    entry = AuditLog(
+        actor_id=actor_id,
+        action=action,
+        target=target,
+        ip=client_ip(request),
+        details=details or None,
     )
+    session.add(entry)
+    return entry

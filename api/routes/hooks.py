@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from sqlmodel import select
 from temporalio.client import Client, WorkflowFailureError
 
-from api import audit, crud
+from api import crud
 from api.deps import SessionDep, SettingsDep
 from api.errors import Conflict, NotFound
-from api.launch import launch_run
+from api.launch import StartAudit, launch_run
 from api.ratelimit import webhook_rate_limit
 from api.temporal import temporal_client
 from core.models import Workflow
@@ -66,11 +66,9 @@ async def receive_webhook(
         definition,
         inputs,
         trigger="webhook",
+        audit_as=StartAudit(request, None, details={"trigger": "webhook"}),
         temporal_id=temporal_id,
     )
-    if is_new:
-        audit.record(session, request, None, "run.start", f"run:{run.id}", trigger="webhook")
-        await session.commit()
     answer: dict[str, Any] = {"run_id": str(run.id), "status": run.status, "new": is_new}
     trigger = definition.trigger
     if isinstance(trigger, WebhookTrigger) and trigger.respond == "output":

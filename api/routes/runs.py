@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api import audit, crud
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
 from api.errors import Conflict
-from api.launch import launch_run
+from api.launch import StartAudit, launch_run
 from api.pagination import MAX_LIMIT, newest_first, page_of
 from api.schemas import (
     ApprovalRequest,
@@ -75,11 +75,10 @@ async def start_run(
     definition = crud.definition_of(version)
     inputs = resolve_inputs(definition, body.inputs)
     client = await temporal_client(request)
+    start = StartAudit(request, user.id, details={"workflow": str(workflow.id)})
     run, _ = await launch_run(
-        session, client, settings, workflow, definition, inputs, trigger="manual"
+        session, client, settings, workflow, definition, inputs, trigger="manual", audit_as=start
     )
-    audit.record(session, request, user.id, "run.start", f"run:{run.id}", workflow=str(workflow.id))
-    await session.commit()
     return public(run, [], settings)
 
 
@@ -123,19 +122,15 @@ async def retry_run(
         definition,
         failed_run.inputs or {},
         trigger="retry",
+        audit_as=StartAudit(
+            request,
+            user.id,
+            "run.retry",
+            {"retry_of": str(failed_run.id), "reused": sorted(reused)},
+        ),
         version=version_number,
         reused_outputs=reused,
     )
-    audit.record(
-        session,
-        request,
-        user.id,
-        "run.retry",
-        f"run:{run.id}",
-        retry_of=str(failed_run.id),
-        reused=sorted(reused),
-    )
-    await session.commit()
     return public(run, [], settings)
 
 
