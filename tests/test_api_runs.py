@@ -255,6 +255,9 @@ async def test_temporal_unreachable_answers_503_and_leaves_no_run(
             assert answer.status_code == 503
             assert "Temporal" in answer.json()["detail"]
             assert (await api.get("/api/runs", headers=headers)).json()["items"] == []
+            async with app.state.sessions() as session:
+                query = select(AuditLog).where(AuditLog.action == "run.start")
+                assert (await session.exec(query)).all() == []
 
 
 async def test_events_stream_node_changes_in_order_until_the_run_ends(
