@@ -549,3 +549,26 @@ async def test_a_workflow_calling_itself_stops_at_the_nesting_limit(
     run = await finished(live_api, headers, run_id)
     assert run["status"] == "failed"
     assert "nest deeper than 5" in run["error"]
+
+
+async def test_a_start_temporal_refuses_leaves_no_run_and_no_audit_row(
+    live_api: httpx.AsyncClient,
+) -> None:
+    """Inputs over Temporal's payload limit: the row and its audit row go, the answer says why."""
+    headers = await sign_up(live_api)
+    definition = {
+        "name": "Big",
+        "inputs": {"text": {"type": "string"}},
+        "nodes": [{"id": "a", "type": "transform", "params": {"value": "{{ inputs.text }}"}}],
+    }
+    workflow_id = await create(live_api, headers, definition)
+    too_big = {"inputs": {"text": "x" * 3_000_000}}
+    answer = await live_api.post(
+        f"/api/workflows/{workflow_id}/runs", json=too_big, headers=headers
+    )
+    assert answer.status_code == 503, answer.text
+    assert "Temporal did not accept the run" in answer.json()["detail"]
+    assert (await live_api.get("/api/runs", headers=headers)).json()["items"] == []
+    async with live_api._transport.app.state.sessions() as session:  # type: ignore[attr-defined]
+        query = select(AuditLog).where(AuditLog.action == "run.start")
+        assert (await session.exec(query)).all() == []
