@@ -16,9 +16,8 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from core.config import Settings
-from tests.support.api import admin_and_viewer, sign_up
+from tests.support.api import admin_and_viewer, app_client, sign_up
 from tests.support.fake_openai import Answer, FakeOpenAI, rate_limited, server_error
 from worker import create_worker
 
@@ -71,19 +70,11 @@ def nl_settings(settings: Settings, fake_openai: FakeOpenAI, **changes: Any) -> 
     )
 
 
-async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-
-
 @pytest.fixture
 async def nl_api(
     api_settings: Settings, fake_openai: FakeOpenAI
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in client_for(nl_settings(api_settings, fake_openai)):
+    async with app_client(nl_settings(api_settings, fake_openai)) as client:
         yield client
 
 
@@ -252,7 +243,7 @@ async def test_a_model_that_does_not_answer_in_time_gives_504(
 ) -> None:
     settings = nl_settings(api_settings, fake_openai, nl_timeout_seconds=0.3)
     fake_openai.queue(*[Answer(answer(greeting()), delay=1.0)] * 3)
-    async for api in client_for(settings):
+    async with app_client(settings) as api:
         headers = await sign_up(api)
         response = await generate(api, headers, prompt="greet the team on Slack")
     assert response.status_code == 504
@@ -263,7 +254,7 @@ async def test_a_key_the_model_refuses_gives_502_naming_the_settings(
     api_settings: Settings, fake_openai: FakeOpenAI
 ) -> None:
     settings = nl_settings(api_settings, fake_openai, openai_api_key=SecretStr("sk-wrong-0000"))
-    async for api in client_for(settings):
+    async with app_client(settings) as api:
         headers = await sign_up(api)
         response = await generate(api, headers, prompt="greet the team on Slack")
     assert response.status_code == 502
@@ -326,7 +317,7 @@ async def test_answers_are_cached_in_redis_by_prompt_catalog_and_model(
     await store.flushdb()
     settings = nl_settings(api_settings, fake_openai, redis_url=REDIS_CACHE_URL)
     fake_openai.set_default_reply(answer(greeting()))
-    async for api in client_for(settings):
+    async with app_client(settings) as api:
         headers = await sign_up(api)
         first = await generate(api, headers, prompt="greet the team on Slack")
         second = await generate(api, headers, prompt="greet the team on Slack")
@@ -363,7 +354,7 @@ async def test_explaining_a_failed_run_proposes_a_fix_as_a_patch(
     }
     fixed = json.loads(json.dumps(failing))
     fixed["nodes"][0]["params"]["value"] = "hi {{ inputs.user.name }}"
-    async for api in client_for(settings):
+    async with app_client(settings) as api:
         async with create_worker(temporal_env.client, settings):
             headers = await sign_up(api)
             created = await api.post(

@@ -1,5 +1,6 @@
 """The real app on a real database (PostgreSQL or SQLite), driven over HTTP in-process."""
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -49,13 +50,20 @@ async def api_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settin
     )
 
 
-@pytest.fixture
-async def api(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api_settings)
+@contextlib.asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on `settings`, started (its database migrated), and a client calling it."""
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@pytest.fixture
+async def api(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(api_settings) as client:
+        yield client
 
 
 @pytest.fixture
@@ -65,11 +73,8 @@ async def live_api(
     """The app wired to the test Temporal server, with a worker recording into its database."""
     address = temporal_env.client.service_client.config.target_host
     settings = api_settings.model_copy(update={"temporal_address": address})
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), create_worker(temporal_env.client, settings):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with app_client(settings) as client, create_worker(temporal_env.client, settings):
+        yield client
 
 
 async def sign_up(api: httpx.AsyncClient, email: str | None = None) -> dict[str, str]:
