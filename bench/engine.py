@@ -3,8 +3,9 @@
 Run by `make bench` as `.venv/bin/python bench/engine.py` (`--quick` for a shorter run).
 Every case runs against two embedded Temporal dev servers, one started with stock settings
 and one with Flowpilot's latency tuning (`dev_server_tuning_args()`). The workers run in this
-process: `create_worker` for DagWorkflow and a worker with the same settings and sandbox for
-the baselines below, each on its own task queue, both serving a no-op activity registered
+process: `create_worker` for DagWorkflow and a worker with the same settings and workflow
+runner (sandboxed or not, per `WORKER_WORKFLOW_SANDBOX`) for the baselines below, each on its
+own task queue, both serving a no-op activity registered
 under the node type `http.request`, so both engines call the very same activity. Each case
 also reports CPU per node: this process (client and workers) and the dev server, read from
 /proc. Last, a real worker (`python -m worker`, a subprocess) holds 200 runs waiting on an
@@ -39,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
 
     from core.config import Settings
     from core.temporal import dev_server_tuning_args, exit_process, temporal_binary
-    from worker import create_worker, sandbox_runner
+    from worker import create_worker, workflow_runner
     from workflows.contract import NodeInput, NodeResult
     from workflows.dag import DagWorkflow, RunInput
     from workflows.definition import Defaults, validate_definition
@@ -458,7 +459,7 @@ async def bench_workers(client: Client) -> AsyncIterator[dict[str, str]]:
         task_queue=baseline_queue,
         workflows=BASELINES,
         activities=[noop_request],
-        workflow_runner=sandbox_runner(),
+        workflow_runner=workflow_runner(settings),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
     )
