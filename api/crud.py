@@ -92,7 +92,9 @@ async def check_credentials(
     named = _credential_names(raw.get("nodes", []) + raw.get("on_failure", []))
     if not named:
         return
-    wanted = {name for _, name in named.values()}
+    # A name with a NUL character cannot be stored, so it names no credential (and
+    # PostgreSQL refuses to even compare it).
+    wanted = {name for _, name in named.values() if "\x00" not in name}
     query = select(Credential.name, Credential.kind).where(
         Credential.owner_id == owner_id, col(Credential.name).in_(wanted)
     )

@@ -86,6 +86,8 @@ DEFINITION_BODIES = {
     ("PUT", "/api/workflows/{workflow_id}"): ("definition", "Definition"),
     ("POST", "/api/workflows/validate"): ("definition", "Definition"),
     ("POST", "/api/workflows/test-node"): ("node", "Node"),
+    ("POST", "/api/workflows/dry-run"): ("definition", "Definition"),
+    ("POST", "/api/workflows/generate"): ("definition", "Definition"),
 }
 _REQUEST_FIELDS = ("method", "url", "headers", "params", "cookies", "json", "data", "files")
 
@@ -434,6 +436,12 @@ async def test_requests_that_answered_500_before_answer_4xx(live_api: httpx.Asyn
         # `needs` of a test step that is not a list of strings
         ("POST", "/api/workflows/test-node", {"json": {"node": {**node, "needs": 5}}}),
         ("POST", "/api/workflows/test-node", {"json": {"node": {**node, "needs": [["b"]]}}}),
+        # a credential name with a NUL character, which PostgreSQL refuses to compare
+        (
+            "POST",
+            "/api/workflows/test-node",
+            {"json": {"node": {**node, "type": "http.request", "credential": "a\x00b"}}},
+        ),
         # bodies nested too deeply to be serialized again (the answer, Temporal's payload)
         ("POST", "/api/workflows", {"json": {"definition": simple_definition(output=deep)}}),
         ("POST", f"/api/workflows/{workflow['id']}/runs", {"json": {"inputs": {"items": deep}}}),
