@@ -22,6 +22,7 @@ from api.routes import (
     audit_logs,
     auth,
     credentials,
+    dry_run,
     generate,
     health,
     hooks,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         node_types,
         generate,
         workflows,
+        dry_run,
         runs,
         credentials,
     )

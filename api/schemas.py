@@ -121,6 +121,10 @@ class NodeTypePublic(BaseModel):
     credential_required: bool
     output_description: str
     params_schema: dict[str, Any]
+    sample_output: Any = Field(
+        description="A realistic output of the real shape: what a dry run gives a node of "
+        "this type unless it is pinned (null for types a dry run runs as they are)."
+    )
 
 
 RunStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "flowpilot"
     temporal_ui_url: str = "http://localhost:8233"
     temporal_db_file: str = ".flowpilot/temporal.db"
+    dry_run_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long a dry run (POST /api/workflows/dry-run) may take before it is "
+        "stopped and answered with 504.",
+    )
 
     worker_max_concurrent_activities: int = 100
     worker_max_concurrent_workflow_tasks: int = 100

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from workflows.durations import Duration
+from workflows.durations import Duration, parse_duration
 from workflows.node_type import NodeType, Params
 from workflows.nodes import CONNECTOR_NODE_TYPES
 
@@ -78,6 +78,11 @@ class ForeachParams(Params):
     )
 
 
+def _delay_sample(params: dict[str, Any]) -> dict[str, float]:
+    duration = parse_duration(DelayParams.model_validate(params).duration)
+    return {"waited_seconds": duration.total_seconds()}
+
+
 CORE_NODE_TYPES: list[NodeType] = [
     NodeType(
         type="http.request",
@@ -87,6 +92,11 @@ CORE_NODE_TYPES: list[NodeType] = [
         runs_in="activity",
         credential_kinds=("bearer", "basic", "api_key_header"),
         output_description="{status, headers, body}; JSON bodies are parsed.",
+        sample_output={
+            "status": 200,
+            "headers": {"content-type": "application/json", "content-length": "42"},
+            "body": {"id": 1, "name": "Sample item", "status": "open"},
+        },
     ),
     NodeType(
         type="transform",
@@ -102,7 +112,10 @@ CORE_NODE_TYPES: list[NodeType] = [
         description="Wait durably; survives worker and server restarts.",
         params_model=DelayParams,
         runs_in="workflow",
+        waits=True,
         output_description="{waited_seconds}",
+        sample_output={"waited_seconds": 3600.0},
+        sample_from=_delay_sample,
     ),
     NodeType(
         type="approval",
@@ -110,7 +123,14 @@ CORE_NODE_TYPES: list[NodeType] = [
         description="Wait for a person to approve or reject, with a timeout.",
         params_model=ApprovalParams,
         runs_in="workflow",
+        waits=True,
         output_description="{approved, by, comment, timed_out}",
+        sample_output={
+            "approved": True,
+            "by": "approver@example.com",
+            "comment": "Looks good",
+            "timed_out": False,
+        },
     ),
     NodeType(
         type="foreach",
@@ -128,6 +148,7 @@ CORE_NODE_TYPES: list[NodeType] = [
         "child, and wait for its output.",
         params_model=SubworkflowParams,
         runs_in="workflow",
+        waits=True,
         output_description="The child run's output.",
     ),
 ]

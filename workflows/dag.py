@@ -3,7 +3,8 @@
 `DagWorkflow` walks the definition's DAG with a `DagRunner` (workflows/runner.py). I/O
 nodes become activities scheduled by name (the node's `type`), pure nodes (`transform`,
 `delay`, `approval`) run right in the workflow, and `foreach` hands batches of items to
-`ForeachBatchWorkflow` children.
+`ForeachBatchWorkflow` children. A dry run (`RunInput.dry_run`) stands in for every node
+that does I/O or waits with a pinned or sample output.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         BatchInput,
         DagRunner,
+        DryRun,
         Failure,
         NodeState,
         ProgressRecorder,
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = [
     "ApprovalDecision",
     "DagWorkflow",
+    "DryRun",
     "ForeachBatchWorkflow",
     "NodeState",
     "RunInput",
@@ -51,6 +54,7 @@ class DagWorkflow:
         self._owner_id: str | None = None
         self._depth = 0
         self._end_records_last_step = False
+        self._dry_run: DryRun | None = None
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
@@ -75,6 +79,7 @@ class DagWorkflow:
         self._owner_id = run_input.owner_id
         self._depth = run_input.depth
         self._end_records_last_step = run_input.end_records_last_step
+        self._dry_run = run_input.dry_run
         runner = self._runner(
             definition.nodes, definition.defaults, context, run_input.reused_outputs
         )
@@ -130,6 +135,7 @@ class DagWorkflow:
             owner_id=self._owner_id,
             depth=self._depth,
             end_records_last_step=self._end_records_last_step,
+            dry_run=self._dry_run,
         )
 
     def _render_output(self, template: Any, context: dict[str, Any]) -> Failure | None:
@@ -171,6 +177,7 @@ class ForeachBatchWorkflow:
                     key_prefix=f"{batch.foreach_id}[{index}].",
                     approvals={},
                     owner_id=batch.owner_id,
+                    dry_run=batch.dry_run,
                 )
                 failure = await runner.run()
                 if failure is not None:

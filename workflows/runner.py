@@ -57,6 +57,8 @@ NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "sk
 RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
 _SETTLED: set[str] = {"succeeded", "failed", "skipped"}
 _MAX_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+PINNED_ERROR = "PinnedError"
+"""The error type of a node a dry run fails on purpose (`DryRun.pinned_errors`)."""
 
 
 class NodeState(BaseModel):
@@ -69,6 +71,28 @@ class NodeState(BaseModel):
     attempts: int = 0
     started_at: str | None = None
     finished_at: str | None = None
+
+
+class DryRun(BaseModel):
+    """Simulate every node that does I/O or waits: its params are rendered and checked as in
+    a real run, but its output is pinned (by node id) or its type's sample, at once."""
+
+    pinned: dict[str, Any] = Field(default_factory=dict)
+    """Node id → the output to give that node."""
+    pinned_errors: dict[str, str] = Field(default_factory=dict)
+    """Node id → a message the node fails with, as if its activity had failed for good."""
+
+    def simulation_of(
+        self, node_id: str, node_type: str, state: "NodeState"
+    ) -> Literal["pinned", "sample"] | None:
+        """Where a node's result came from in this dry run; None if it was not simulated
+        (a pure node, or one skipped, cancelled or failed before its stand-in was reached)."""
+        entry = NODE_TYPES.get(node_type)
+        if entry is None or not entry.simulated_in_dry_run:
+            return None
+        if state.status == "succeeded":
+            return "pinned" if node_id in self.pinned else "sample"
+        return "pinned" if state.error_type == PINNED_ERROR else None
 
 
 class RunInput(BaseModel):
@@ -90,6 +114,8 @@ class RunInput(BaseModel):
     separately: the end is recorded next, in the same workflow task, with every node the
     step changed, so for a graph of pure nodes this saves one of the run's two writes. Off
     for runs started before it existed, whose histories must replay as they were."""
+    dry_run: DryRun | None = None
+    """Set for a dry run, which simulates every node that does I/O or waits."""
 
 
 class RunState(BaseModel):
@@ -126,6 +152,7 @@ class BatchInput(BaseModel):
     output: Any = None
     context: dict[str, Any]
     owner_id: str | None = None
+    dry_run: DryRun | None = None
 
 
 class NodeFailed(Exception):
@@ -226,6 +253,7 @@ class DagRunner:
         owner_id: str | None = None,
         depth: int = 0,
         end_records_last_step: bool = False,
+        dry_run: DryRun | None = None,
     ) -> None:
         self.nodes = nodes
         self.defaults = defaults
@@ -239,6 +267,7 @@ class DagRunner:
         self.owner_id = owner_id
         self.depth = depth
         self.end_records_last_step = end_records_last_step and on_step is not None
+        self.dry_run = dry_run
         self.upstream = upstream_map(nodes)
         for node in nodes:
             states.setdefault(node.id, NodeState())
@@ -286,7 +315,7 @@ class DagRunner:
             for node in list(pending):
                 if not self._needs_settled(node):
                     continue
-                runs_inline = node.type == "transform"
+                runs_inline = node.type == "transform" or self._simulated(node)
                 if not runs_inline and len(running) >= self.defaults.max_parallel:
                     continue
                 pending.remove(node)
@@ -320,7 +349,8 @@ class DagRunner:
             raise NodeFailed(f"when: {error}", "TemplateError") from None
 
     def _start(self, node: Node, running: dict[asyncio.Task[NodeResult], Node]) -> None:
-        """Begin a node: `transform` finishes right here, every other kind gets a task."""
+        """Begin a node: `transform` and simulated nodes finish right here, every other kind
+        gets a task."""
         state = self.states[node.id]
         state.status = "waiting" if node.type == "approval" else "running"
         state.started_at = workflow.now().isoformat()
@@ -328,8 +358,27 @@ class DagRunner:
         state.input = params
         if node.type == "transform":
             self._finish(node, "succeeded", TransformParams.model_validate(params).value)
+        elif self._simulated(node):
+            self._finish(node, "succeeded", self._simulate(node, params))
         else:
             running[asyncio.create_task(self._execute(node, params))] = node
+
+    def _simulated(self, node: Node) -> bool:
+        return self.dry_run is not None and NODE_TYPES[node.type].simulated_in_dry_run
+
+    def _simulate(self, node: Node, params: dict[str, Any]) -> Any:
+        """A dry run's stand-in for the node's work: its pinned error or output, or a sample."""
+        assert self.dry_run is not None
+        message = self.dry_run.pinned_errors.get(node.id)
+        if message is not None:
+            raise NodeFailed(message, PINNED_ERROR)
+        if node.id in self.dry_run.pinned:
+            return self.dry_run.pinned[node.id]
+        try:
+            return NODE_TYPES[node.type].sample_for(params)
+        except Exception as error:
+            message = f"sample output: {type(error).__name__}: {error}"
+            raise NodeFailed(message, "InternalError") from None
 
     def _render_params(self, node: Node) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -516,6 +565,7 @@ class DagRunner:
                 output=spec.output,
                 context=self._outer_context(node),
                 owner_id=self.owner_id,
+                dry_run=self.dry_run,
             )
             async with slots:
                 return await workflow.execute_child_workflow(

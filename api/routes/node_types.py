@@ -11,7 +11,7 @@ router = APIRouter(tags=["node types"])
 
 @router.get("/node-types", response_model=list[NodeTypePublic])
 async def read_node_types(_user: CurrentUser) -> list[NodeTypePublic]:
-    """Every node type with the JSON Schema of its params."""
+    """Every node type with the JSON Schema of its params and a sample output."""
     return [
         NodeTypePublic(
             type=entry.type,
@@ -22,6 +22,7 @@ async def read_node_types(_user: CurrentUser) -> list[NodeTypePublic]:
             credential_required=entry.credential_required,
             output_description=entry.output_description,
             params_schema=entry.params_schema(),
+            sample_output=entry.sample_output,
         )
         for entry in NODE_TYPES.values()
     ]

@@ -226,6 +226,25 @@ class EmailSendParams(Params):
         return self
 
 
+SAMPLE_OUTPUT: dict[str, Any] = {
+    "message_id": "<0f1e2d3c4b5a69788796a5b4c3d2e1f0.flowpilot@example.com>",
+    "accepted": ["ann@example.com"],
+    "refused": [],
+    "response": "250 2.0.0 Ok: queued as 4C1A2B3D4E",
+}
+
+
+def _sample(params: dict[str, Any]) -> dict[str, Any]:
+    """What a server that takes every recipient answers: `accepted` lists their addresses."""
+    email = EmailSendParams.model_validate(params)
+    addresses = [
+        address.addr_spec
+        for mailbox in [*email.to, *email.cc, *email.bcc]
+        for address in default_policy.header_factory("to", mailbox).addresses
+    ]
+    return {**SAMPLE_OUTPUT, "accepted": list(dict.fromkeys(addresses)), "refused": []}
+
+
 NODE_TYPES: list[NodeType] = [
     NodeType(
         type="email.send",
@@ -239,5 +258,7 @@ NODE_TYPES: list[NodeType] = [
         credential_required=True,
         output_description="{message_id, accepted, refused: [{recipient, code, message}], "
         "response}; `refused` lists recipients the server turned down while accepting others.",
+        sample_output=SAMPLE_OUTPUT,
+        sample_from=_sample,
     )
 ]

@@ -1,5 +1,6 @@
 """Node types of the llm connector: llm.chat (OpenAI-compatible chat completions)."""
 
+import json
 from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
@@ -86,6 +87,77 @@ class LlmChatParams(Params):
         return self
 
 
+SAMPLE_TEXT = "This is a sample answer from the model."
+SAMPLE_OUTPUT: dict[str, Any] = {
+    "text": SAMPLE_TEXT,
+    "json": None,
+    "model": "gpt-4o",
+    "finish_reason": "stop",
+    "usage": {"prompt_tokens": 24, "completion_tokens": 9, "total_tokens": 33},
+    "id": "chatcmpl-sample",
+    "refusal": None,
+}
+_MAX_SAMPLE_DEPTH = 16
+
+
+def _sample(params: dict[str, Any]) -> dict[str, Any]:
+    """An answer of the shape the params ask for: JSON that fits the schema when there is one."""
+    chat = LlmChatParams.model_validate(params)
+    answer: Any = None
+    if chat.json_schema is not None:
+        answer = schema_sample(chat.json_schema, chat.json_schema)
+    elif chat.json_output:
+        answer = {}
+    text = SAMPLE_TEXT if answer is None else json.dumps(answer)
+    sent = [chat.system, chat.prompt, *(message.content for message in chat.messages or [])]
+    prompt_tokens = max(1, sum(len(part) for part in sent if part) // 4)
+    completion_tokens = max(1, len(text) // 4)
+    return {
+        **SAMPLE_OUTPUT,
+        "text": text,
+        "json": answer,
+        "model": chat.model or SAMPLE_OUTPUT["model"],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def schema_sample(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
+    """A small value that matches a JSON Schema: every property, one item per array."""
+    if not isinstance(schema, dict) or depth > _MAX_SAMPLE_DEPTH:
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return schema_sample(target, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for combined in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(combined), list) and schema[combined]:
+            return schema_sample(schema[combined][0], root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties")
+        if not isinstance(properties, dict):
+            return {}
+        return {name: schema_sample(sub, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        return [schema_sample(schema.get("items"), root, depth + 1)]
+    if kind in ("integer", "number"):
+        minimum = schema.get("minimum")
+        return minimum if isinstance(minimum, int | float) else 0
+    return {"string": "sample", "boolean": False}.get(str(kind))
+
+
 NODE_TYPES: list[NodeType] = [
     NodeType(
         type="llm.chat",
@@ -102,5 +174,7 @@ NODE_TYPES: list[NodeType] = [
         output_description="{text, json, model, finish_reason, usage: {prompt_tokens, "
         "completion_tokens, total_tokens}, id, refusal}; json is the parsed answer with "
         "json_schema or json_output, else null.",
+        sample_output=SAMPLE_OUTPUT,
+        sample_from=_sample,
     )
 ]

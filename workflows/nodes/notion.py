@@ -153,6 +153,29 @@ _SIMPLE_VALUES = (
     "people and relation; lists of URLs for files"
 )
 
+_SAMPLE_ID = "1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d"
+SAMPLE_PAGE: dict[str, Any] = {
+    "id": _SAMPLE_ID,
+    "url": f"https://www.notion.so/Sample-page-{_SAMPLE_ID.replace('-', '')}",
+    "created_time": "2026-01-01T09:00:00.000Z",
+    "last_edited_time": "2026-01-01T09:00:00.000Z",
+    "properties": {"Name": "Sample page", "Status": "In progress", "Tags": ["sample"]},
+}
+
+
+def _created_page_sample(params: dict[str, Any]) -> dict[str, Any]:
+    """The page as the params would create it: its title and the properties given."""
+    page = NotionCreatePageParams.model_validate(params)
+    title = page.title or ""
+    slug = "-".join(re.findall(r"[A-Za-z0-9]+", title)) or "Untitled"
+    properties = {"title": title} if page.page_id else {"Name": title, **page.properties}
+    return {
+        **SAMPLE_PAGE,
+        "url": f"https://www.notion.so/{slug}-{_SAMPLE_ID.replace('-', '')}",
+        "properties": properties,
+    }
+
+
 NODE_TYPES: list[NodeType] = [
     NodeType(
         type="notion.create_page",
@@ -166,6 +189,8 @@ NODE_TYPES: list[NodeType] = [
         credential_required=True,
         output_description="{id, url, created_time, properties}; property values are "
         f"plain JSON: {_SIMPLE_VALUES}.",
+        sample_output=SAMPLE_PAGE,
+        sample_from=_created_page_sample,
     ),
     NodeType(
         type="notion.query_database",
@@ -179,5 +204,11 @@ NODE_TYPES: list[NodeType] = [
         output_description="{results: [{id, url, created_time, last_edited_time, "
         "properties}], count, has_more, next_cursor}; property values are plain JSON: "
         f"{_SIMPLE_VALUES}.",
+        sample_output={
+            "results": [SAMPLE_PAGE],
+            "count": 1,
+            "has_more": False,
+            "next_cursor": None,
+        },
     ),
 ]

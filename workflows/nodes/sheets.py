@@ -1,5 +1,6 @@
 """Node types of the sheets connector: sheets.append_rows, sheets.read_range (Google Sheets v4)."""
 
+import re
 from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
@@ -89,6 +90,75 @@ class SheetsReadRangeParams(Params):
         return self
 
 
+_SAMPLE_VALUES = [
+    ["Name", "Email", "Status"],
+    ["Ann", "ann@example.com", "active"],
+    ["Bob", "bob@example.com", "invited"],
+]
+SAMPLE_READ: dict[str, Any] = {
+    "range": "Sheet1!A1:C3",
+    "majorDimension": "ROWS",
+    "values": _SAMPLE_VALUES,
+    "headers": _SAMPLE_VALUES[0],
+    "rows": [dict(zip(_SAMPLE_VALUES[0], row, strict=True)) for row in _SAMPLE_VALUES[1:]],
+}
+SAMPLE_APPEND: dict[str, Any] = {
+    "spreadsheetId": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+    "tableRange": "Sheet1!A1:C10",
+    "updatedRange": "Sheet1!A11:C12",
+    "updatedRows": 2,
+    "updatedColumns": 3,
+    "updatedCells": 6,
+}
+_CELLS_ONLY = re.compile(r"^[A-Za-z]{1,3}\d*(:[A-Za-z]{1,3}\d*)?$")
+
+
+def _sheet_of(a1_range: str) -> str:
+    """The sheet an A1 range names; 'Sheet1' (the usual first sheet) when it names none."""
+    if "!" in a1_range:
+        return a1_range.rsplit("!", 1)[0]
+    return "Sheet1" if _CELLS_ONLY.match(a1_range) else a1_range
+
+
+def _column(number: int) -> str:
+    """The letters of the 1-based column `number`: 1 → A, 27 → AA."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _append_sample(params: dict[str, Any]) -> dict[str, Any]:
+    """The rows appended below a ten-row table."""
+    append = SheetsAppendRowsParams.model_validate(params)
+    sheet, rows = _sheet_of(append.range), len(append.rows)
+    columns = max(len(row) for row in append.rows) or 1
+    return {
+        "spreadsheetId": append.spreadsheet_id,
+        "tableRange": f"{sheet}!A1:{_column(columns)}10",
+        "updatedRange": f"{sheet}!A11:{_column(columns)}{10 + rows}",
+        "updatedRows": rows,
+        "updatedColumns": columns,
+        "updatedCells": sum(len(row) for row in append.rows),
+    }
+
+
+def _read_sample(params: dict[str, Any]) -> dict[str, Any]:
+    read = SheetsReadRangeParams.model_validate(params)
+    by_column = read.major_dimension == "COLUMNS"
+    lines = zip(*_SAMPLE_VALUES, strict=True) if by_column else _SAMPLE_VALUES
+    output: dict[str, Any] = {
+        "range": f"{_sheet_of(read.range)}!A1:C3",
+        "majorDimension": read.major_dimension,
+        "values": [list(line) for line in lines],
+    }
+    if read.header_row:
+        output["headers"] = list(SAMPLE_READ["headers"])
+        output["rows"] = [dict(row) for row in SAMPLE_READ["rows"]]
+    return output
+
+
 NODE_TYPES: list[NodeType] = [
     NodeType(
         type="sheets.append_rows",
@@ -105,6 +175,8 @@ NODE_TYPES: list[NodeType] = [
         output_description="{spreadsheetId, tableRange, updatedRange, updatedRows, "
         "updatedColumns, updatedCells}: tableRange is the table found before the append "
         "(null if the range was empty), updatedRange where the rows were written.",
+        sample_output=SAMPLE_APPEND,
+        sample_from=_append_sample,
     ),
     NodeType(
         type="sheets.read_range",
@@ -118,5 +190,7 @@ NODE_TYPES: list[NodeType] = [
         output_description="{range, majorDimension, values} (values: rows of cells, "
         "trailing blanks left off by Google); with header_row also {headers, rows} where "
         "rows are objects keyed by header and blank cells are ''.",
+        sample_output=SAMPLE_READ,
+        sample_from=_read_sample,
     ),
 ]

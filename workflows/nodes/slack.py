@@ -80,6 +80,34 @@ class SlackPostMessageParams(Params):
         return self
 
 
+_SAMPLE_TS = "1767258000.000100"
+SAMPLE_OUTPUT: dict[str, Any] = {
+    "ok": True,
+    "channel": "C0123ABCD",
+    "ts": _SAMPLE_TS,
+    "message": {
+        "type": "message",
+        "subtype": "bot_message",
+        "text": "Deploy finished :white_check_mark:",
+        "bot_id": "B0123ABCD",
+        "ts": _SAMPLE_TS,
+    },
+}
+
+
+def _sample(params: dict[str, Any]) -> dict[str, Any]:
+    """Slack's answer to the message (the ids are made up); an incoming webhook's is `ok`."""
+    post = SlackPostMessageParams.model_validate(params)
+    if post.via == "webhook":
+        return {"ok": True}
+    message = {**SAMPLE_OUTPUT["message"], "text": post.text or ""}
+    if post.blocks is not None:
+        message["blocks"] = post.blocks
+    if post.thread_ts is not None:
+        message["thread_ts"] = post.thread_ts
+    return {**SAMPLE_OUTPUT, "message": message}
+
+
 NODE_TYPES: list[NodeType] = [
     NodeType(
         type="slack.post_message",
@@ -94,5 +122,7 @@ NODE_TYPES: list[NodeType] = [
         credential_required=True,
         output_description="Bot token: {ok, channel, ts, message} (channel is the ID, ts the "
         "message's timestamp, usable as a later thread_ts). Incoming webhook: {ok: true}.",
+        sample_output=SAMPLE_OUTPUT,
+        sample_from=_sample,
     )
 ]
