@@ -90,7 +90,12 @@ from workflows.definition import resolve_inputs, validate_definition
 from workflows.nodes.email import EmailSendParams
 from workflows.nodes.llm import LlmChatParams
 from workflows.nodes.notion import NotionCreatePageParams, NotionQueryDatabaseParams, notion_id
-from workflows.nodes.sheets import Cell, SheetsAppendRowsParams, SheetsReadRangeParams
+from workflows.nodes.sheets import (
+    Cell,
+    SheetsAppendRowsParams,
+    SheetsReadRangeParams,
+    column_letters,
+)
 from workflows.nodes.slack import SlackPostMessageParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -575,15 +580,6 @@ def sheet_of(spreadsheet_id: str, range_: str) -> str:
     return sheet
 
 
-def column_letter(count: int) -> str:
-    """The letters of the `count`th column: 1 → A, 26 → Z, 27 → AA."""
-    letters = ""
-    while count > 0:
-        count, rest = divmod(count - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
 def as_cells(row: list[Cell] | dict[str, Cell], header: list[str], ignore: bool) -> list[Cell]:
     """A row as Google stores it: an object row placed by the header, as the connector does."""
     if isinstance(row, list):
@@ -618,8 +614,8 @@ async def fake_sheets_append(node: NodeInput) -> NodeResult:
     first, last = len(table) + 1, len(table) + len(rows)
     output = {
         "spreadsheetId": params.spreadsheet_id,
-        "tableRange": f"{sheet}!A1:{column_letter(len(header))}{len(table)}",
-        "updatedRange": f"{sheet}!A{first}:{column_letter(width)}{last}",
+        "tableRange": f"{sheet}!A1:{column_letters(len(header))}{len(table)}",
+        "updatedRange": f"{sheet}!A{first}:{column_letters(width)}{last}",
         "updatedRows": len(rows),
         "updatedColumns": width,
         "updatedCells": sum(len(row) for row in rows),

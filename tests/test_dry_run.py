@@ -13,10 +13,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from core.config import Settings
 from core.models import AuditLog, Run
-from tests.support.api import admin_and_viewer, sign_up
+from tests.support.api import admin_and_viewer, app_client, sign_up
 from tests.support.fake_smtp import FakeSmtpServer
 from tests.support.local_http import LocalHttpServer
 from tests.support.runs import definition, eventually
@@ -375,15 +374,12 @@ async def test_a_dry_run_nobody_runs_times_out_with_504_and_is_terminated(
     settings = api_settings.model_copy(
         update={"temporal_address": address, "dry_run_timeout_seconds": 0.5}
     )
-    app = create_app(settings)  # no worker polls this test's task queue
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
-            headers = await sign_up(api)
-            raw = definition(transform("a", 1))
-            answer = await api.post(DRY_RUN, json={"definition": raw}, headers=headers)
-            assert answer.status_code == 504
-            assert "0.5 seconds" in answer.json()["detail"]
+    async with app_client(settings) as api:  # no worker polls this test's task queue
+        headers = await sign_up(api)
+        raw = definition(transform("a", 1))
+        answer = await api.post(DRY_RUN, json={"definition": raw}, headers=headers)
+        assert answer.status_code == 504
+        assert "0.5 seconds" in answer.json()["detail"]
 
     async def statuses() -> list[WorkflowExecutionStatus | None]:
         query = f"TaskQueue = '{settings.temporal_task_queue}'"
@@ -394,15 +390,14 @@ async def test_a_dry_run_nobody_runs_times_out_with_504_and_is_terminated(
 
 @pytest.mark.parametrize("api_settings", ["sqlite"], indirect=True)
 async def test_temporal_unreachable_answers_503(api_settings: Settings) -> None:
-    app = create_app(api_settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
-            headers = await sign_up(api)
-            raw = definition(transform("a", 1))
-            answer = await api.post(DRY_RUN, json={"definition": raw}, headers=headers)
-            assert answer.status_code == 503
-            assert "Temporal" in answer.json()["detail"]
+    async with app_client(
+        api_settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    ) as api:
+        headers = await sign_up(api)
+        raw = definition(transform("a", 1))
+        answer = await api.post(DRY_RUN, json={"definition": raw}, headers=headers)
+        assert answer.status_code == 503
+        assert "Temporal" in answer.json()["detail"]
 
 
 async def test_node_types_serve_the_sample_output_a_dry_run_uses(api: httpx.AsyncClient) -> None:

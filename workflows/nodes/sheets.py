@@ -120,7 +120,7 @@ def _sheet_of(a1_range: str) -> str:
     return "Sheet1" if _CELLS_ONLY.match(a1_range) else a1_range
 
 
-def _column(number: int) -> str:
+def column_letters(number: int) -> str:
     """The letters of the 1-based column `number`: 1 → A, 27 → AA."""
     letters = ""
     while number > 0:
@@ -136,8 +136,8 @@ def _append_sample(params: dict[str, Any]) -> dict[str, Any]:
     columns = max(len(row) for row in append.rows) or 1
     return {
         "spreadsheetId": append.spreadsheet_id,
-        "tableRange": f"{sheet}!A1:{_column(columns)}10",
-        "updatedRange": f"{sheet}!A11:{_column(columns)}{10 + rows}",
+        "tableRange": f"{sheet}!A1:{column_letters(columns)}10",
+        "updatedRange": f"{sheet}!A11:{column_letters(columns)}{10 + rows}",
         "updatedRows": rows,
         "updatedColumns": columns,
         "updatedCells": sum(len(row) for row in append.rows),
