@@ -112,8 +112,9 @@ async def _upsert_tasks(
 def _task_upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT (run_id, node_id) DO UPDATE in the database's own dialect.
 
-    Executed with a list of rows, which the drivers send as one batch; built once so that
-    SQLAlchemy compiles it once.
+    Executed with a list of rows; the RETURNING clause is what makes SQLAlchemy send them as
+    one multi-row statement ("insertmanyvalues") rather than a statement per row. Built once,
+    so SQLAlchemy compiles it once.
     """
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TASKS)
     return insert.on_conflict_do_update(
