@@ -28,7 +28,7 @@ from typing import Any, Literal
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from connectors.errors import ConnectorError, caused_by
+from connectors.errors import ConnectorError, caused_by, one_line
 from connectors.netguard import (
     Allowlist,
     IPAddress,
@@ -498,10 +498,10 @@ def _snippet(text: str, account: SmtpAccount) -> str:
 
     A server is free to echo what it was sent; AUTH carries the password in base64.
     """
-    line = re.sub(r"\s+", " ", text).strip()
+    line = one_line(text)
     for secret in _secret_forms(account):
         line = line.replace(secret, "[secret]")
-    return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1] + "…"
+    return one_line(line, SNIPPET_CHARS)
 
 
 def _secret_forms(account: SmtpAccount) -> list[str]:

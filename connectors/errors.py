@@ -1,4 +1,6 @@
-"""The one error type connectors raise."""
+"""The one error type connectors raise, and how they quote a service's text in messages."""
+
+import re
 
 
 class ConnectorError(Exception):
@@ -32,3 +34,9 @@ def caused_by(error: BaseException, cause: type[BaseException]) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` on one line (runs of whitespace as one space), cut to `limit` characters."""
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if limit is None or len(line) <= limit else line[: limit - 1] + "…"

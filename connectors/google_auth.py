@@ -19,7 +19,7 @@ import httpx
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, one_line
 from connectors.http import parse_retry_after
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -215,5 +215,4 @@ def _key_error(message: str) -> ConnectorError:
 
 
 def _snippet(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _SNIPPET_CHARS else line[: _SNIPPET_CHARS - 1] + "…"
+    return one_line(text, _SNIPPET_CHARS)

@@ -6,7 +6,6 @@ say whether a retry can help.
 """
 
 import json
-import re
 import ssl
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import ConnectorError, caused_by
+from connectors.errors import ConnectorError, caused_by, one_line
 from connectors.netguard import Target, TargetGuard, parse_url
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -320,9 +319,7 @@ def _decode_text(response: httpx.Response, content: bytes) -> str:
 
 
 def _snippet(text: str) -> str:
-    """One line of at most `SNIPPET_CHARS` characters, for error messages."""
-    line = re.sub(r"\s+", " ", text).strip()
-    return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1] + "…"
+    return one_line(text, SNIPPET_CHARS)
 
 
 def safe_url(url: httpx.URL) -> str:

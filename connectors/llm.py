@@ -20,7 +20,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, one_line
 from connectors.http import parse_retry_after
 from connectors.netguard import GuardedTransport
 
@@ -448,5 +448,4 @@ def _scrub(text: str, account: OpenAIAccount) -> str:
 
 
 def _snippet(text: str) -> str:
-    line = re.sub(r"\s+", " ", text).strip()
-    return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1] + "…"
+    return one_line(text, SNIPPET_CHARS)

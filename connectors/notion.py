@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, one_line
 from connectors.http import parse_retry_after
 
 MAX_TEXT = 2000
@@ -302,8 +302,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _one_line(text: str) -> str:
-    line = re.sub(r"\s+", " ", text).strip()
-    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
+    return one_line(text, MESSAGE_CHARS)
 
 
 def _invalid(message: str) -> ConnectorError:

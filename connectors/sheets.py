@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, one_line
 from connectors.google_auth import AccessToken, ServiceAccountKey, ServiceAccountTokens
 from connectors.http import parse_retry_after
 from connectors.netguard import GuardedTransport
@@ -530,8 +530,7 @@ def _google_error(response: httpx.Response) -> str:
 
 
 def _snippet(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _SNIPPET_CHARS else line[: _SNIPPET_CHARS - 1] + "…"
+    return one_line(text, _SNIPPET_CHARS)
 
 
 # --- test connection --------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, one_line
 from connectors.http import parse_retry_after
 from connectors.netguard import GuardedTransport, TargetGuard
 
@@ -411,11 +411,8 @@ def _transport_error(where: str, exc: httpx.HTTPError, redact: _Redactor) -> Con
 
 
 def _snippet(body: bytes, redact: _Redactor) -> str:
-    text = re.sub(r"\s+", " ", body.decode("utf-8", errors="replace")).strip()
-    if not text:
-        return ""
-    text = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
-    return f": {redact(text)}"
+    text = one_line(body.decode("utf-8", errors="replace"), SNIPPET_CHARS)
+    return f": {redact(text)}" if text else ""
 
 
 def _seconds(retry_after: float | None) -> str:
