@@ -92,9 +92,7 @@ async def check_credentials(
     named = _credential_names(raw.get("nodes", []) + raw.get("on_failure", []))
     if not named:
         return
-    # A name with a NUL character cannot be stored, so it names no credential (and
-    # PostgreSQL refuses to even compare it).
-    wanted = {name for _, name in named.values() if "\x00" not in name}
+    wanted = {name for _, name in named.values()}
     query = select(Credential.name, Credential.kind).where(
         Credential.owner_id == owner_id, col(Credential.name).in_(wanted)
     )

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from api.answer_cache import RedisAnswerCache
 from api.errors import ApiError
@@ -140,8 +140,14 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=409,
         )
 
-    @app.exception_handler(DataError)
-    async def unstorable(_request: Request, _error: DataError) -> JSONResponse:
+    @app.exception_handler(DBAPIError)
+    async def unstorable(_request: Request, error: DBAPIError) -> JSONResponse:
+        """A value the database refuses to store or even compare (SQLSTATE class 22, e.g. a
+        NUL character in text), whichever error class the driver maps it to. Any other
+        database error stays a server error."""
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        if not (isinstance(error, DataError) or sqlstate.startswith("22")):
+            raise error
         return JSONResponse(
             {"detail": "a value cannot be stored (for example a NUL character in text)"},
             status_code=422,
