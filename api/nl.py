@@ -24,7 +24,7 @@ import jsonpatch
 from pydantic import BaseModel
 
 from api.errors import BadGateway, GatewayTimeout, ServiceUnavailable, Unprocessable
-from api.schemas import GenerationFailure
+from api.schemas import GenerationFailure, NodeTypePublic
 from connectors.errors import ConnectorError
 from connectors.llm import (
     DEFAULT_BASE_URL,
@@ -126,17 +126,9 @@ class AnswerCache(Protocol):
 
 
 def catalog_for_model() -> list[dict[str, Any]]:
+    """The catalog `GET /api/node-types` serves, without the sample outputs."""
     return [
-        {
-            "type": entry.type,
-            "title": entry.title,
-            "description": entry.description,
-            "runs_in": entry.runs_in,
-            "credential_kinds": list(entry.credential_kinds),
-            "credential_required": entry.credential_required,
-            "output": entry.output_description,
-            "params_schema": entry.params_schema(),
-        }
+        NodeTypePublic.of(entry).model_dump(exclude={"sample_output"})
         for entry in NODE_TYPES.values()
     ]
 
@@ -183,7 +175,7 @@ definition), "retry", "timeout" ("30s", "5m"), "on_error" ("continue" lets depen
 Templates are Jinja2 in strings: {{ inputs.x }}, {{ nodes.<id>.output }} (only nodes \
 upstream through "needs"), {{ run.id }}; inside a foreach body {{ item }} and {{ index }}. A \
 string that is exactly one {{ expression }} keeps its JSON type. Read a node's output shape \
-from its "output" description in the catalog.
+from its "output_description" in the catalog.
 
 Triggers: {"type": "manual"} by default. For a schedule, {"type": "schedule", "cron": \
 "<5-field cron>", "timezone": "<IANA zone>"}: "every weekday at 9am Paris time" is cron \

@@ -6,6 +6,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from workflows.node_type import NodeType
+
 Role = Literal["admin", "editor", "viewer"]
 T = TypeVar("T")
 
@@ -125,6 +127,20 @@ class NodeTypePublic(BaseModel):
         description="A realistic output of the real shape: what a dry run gives a node of "
         "this type unless it is pinned (null for types a dry run runs as they are)."
     )
+
+    @classmethod
+    def of(cls, entry: NodeType) -> "NodeTypePublic":
+        return cls(
+            type=entry.type,
+            title=entry.title,
+            description=entry.description,
+            runs_in=entry.runs_in,
+            credential_kinds=list(entry.credential_kinds),
+            credential_required=entry.credential_required,
+            output_description=entry.output_description,
+            params_schema=entry.params_schema(),
+            sample_output=entry.sample_output,
+        )
 
 
 RunStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled"]

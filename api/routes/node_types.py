@@ -12,17 +12,4 @@ router = APIRouter(tags=["node types"])
 @router.get("/node-types", response_model=list[NodeTypePublic])
 async def read_node_types(_user: CurrentUser) -> list[NodeTypePublic]:
     """Every node type with the JSON Schema of its params and a sample output."""
-    return [
-        NodeTypePublic(
-            type=entry.type,
-            title=entry.title,
-            description=entry.description,
-            runs_in=entry.runs_in,
-            credential_kinds=list(entry.credential_kinds),
-            credential_required=entry.credential_required,
-            output_description=entry.output_description,
-            params_schema=entry.params_schema(),
-            sample_output=entry.sample_output,
-        )
-        for entry in NODE_TYPES.values()
-    ]
+    return [NodeTypePublic.of(entry) for entry in NODE_TYPES.values()]
