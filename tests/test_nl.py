@@ -200,6 +200,8 @@ async def test_edit_mode_answers_the_change_as_a_json_patch(
     assert body["definition"] == changed
     assert body["summary"] == "Emails you when a run fails."
     assert body["patch"] == [{"op": "add", "path": "/on_failure", "value": changed["on_failure"]}]
+    known = sent_messages(fake_openai, 0)[1]["content"]
+    assert created.json()["id"] in known and '"name":"Morning greeting"' in known
     request = sent_messages(fake_openai, 0)[-1]["content"]
     shown = request.split("The definition:\n", 1)[1].split("\nThe change:", 1)[0]
     assert json.loads(shown) == original
