@@ -289,13 +289,10 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def api_app() -> "FastAPI":
-    """The app of one API process, its start-up objects frozen out of the collector's way."""
+    """The app of one API process."""
     from api.main import create_app
-    from core.runtime import freeze_startup_objects
 
-    app = create_app(get_settings())
-    freeze_startup_objects()
-    return app
+    return create_app(get_settings(), serving=True)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

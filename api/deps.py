@@ -16,7 +16,7 @@ from core.models import ApiKey, User, utcnow
 _bearer = HTTPBearer(auto_error=False, description="A token from /api/auth/login or an API key")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

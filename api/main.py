@@ -32,9 +32,11 @@ from api.routes import (
     workflows,
 )
 from api.schemas import UnprocessableAnswer
+from api.security import AccessTokens
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
+from core.runtime import freeze_startup_objects
 from core.secrets import derive_key, instance_secret
 from workflows.definition import DefinitionError
 
@@ -45,7 +47,9 @@ API_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
+    """The app; `serving` when it is the process's one app (the API server), so start-up may
+    tune the process for it."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -54,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(settings)
         app.state.sessions = session_factory(app.state.engine)
         app.state.temporal = None
+        if serving:
+            freeze_startup_objects()
         yield
         await app.state.engine.dispose()
         await app.state.rate_limiter.aclose()
@@ -68,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.jwt_key = derive_key(instance_secret(settings), "jwt")
+    app.state.access_tokens = AccessTokens(derive_key(instance_secret(settings), "jwt"))
     app.state.rate_limiter = build_rate_limiter(settings.redis_url)
     # The instance's model endpoint is the operator's choice (often a local server), so
     # generation does not go through the guard that keeps users' nodes off internal hosts.

@@ -5,12 +5,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import bindparam
 from sqlmodel import and_, col, or_
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from api.errors import BadRequest
 
-M = TypeVar("M")
 Q = TypeVar("Q", bound=SelectOfScalar[Any] | Select[Any])
 MAX_LIMIT = 200
 
@@ -30,22 +31,36 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadRequest("invalid cursor") from None
 
 
-def newest_first(query: Q, model: Any, cursor: str | None, limit: int) -> Q:
-    """Order `query` (of rows or of columns of `model`) newest first, after `cursor`, with one
-    extra row to tell if more follow."""
-    if cursor:
-        created_at, item_id = decode_cursor(cursor)
+def newest_first(query: Q, model: Any, *, after_cursor: bool) -> Q:
+    """Order `query` (of rows or of columns of `model`) newest first, with one extra row to
+    tell if more follow.
+
+    The page size and, with `after_cursor`, the cursor are bound parameters (`read_page` fills
+    them in), so a statement built once can serve every page.
+    """
+    if after_cursor:
+        created_at, item_id = col(model.created_at), col(model.id)
         query = query.where(
             or_(
-                col(model.created_at) < created_at,
-                and_(col(model.created_at) == created_at, col(model.id) < item_id),
+                created_at < bindparam("after_created_at"),
+                and_(created_at == bindparam("after_created_at"), item_id < bindparam("after_id")),
             )
         )
-    return query.order_by(col(model.created_at).desc(), col(model.id).desc()).limit(limit + 1)
+    return query.order_by(col(model.created_at).desc(), col(model.id).desc()).limit(
+        bindparam("page_rows")
+    )
 
 
-def page_of(rows: list[M], limit: int) -> tuple[list[M], str | None]:
+async def read_page(
+    session: AsyncSession, statement: Any, cursor: str | None, limit: int, **params: Any
+) -> tuple[list[Any], str | None]:
+    """One page of a `newest_first` statement (with its other bound `params`) and the cursor
+    of the next page, if there is one."""
+    params["page_rows"] = limit + 1
+    if cursor:
+        params["after_created_at"], params["after_id"] = decode_cursor(cursor)
+    rows: list[Any] = list((await session.exec(statement, params=params)).all())
     if len(rows) <= limit:
         return rows, None
-    last: Any = rows[limit - 1]
+    last = rows[limit - 1]
     return rows[:limit], encode_cursor(last.created_at, last.id)

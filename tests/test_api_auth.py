@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import jwt
 
-from api.security import create_access_token
+from api.security import AccessTokens, create_access_token
 from tests.support.api import sign_up, user_id
 
 
@@ -69,7 +69,7 @@ async def test_tampered_expired_and_unsigned_tokens_are_401(api: httpx.AsyncClie
     unsigned = jwt.encode({**claims, "sub": str(other)}, key=None, algorithm="none")  # type: ignore[arg-type]
     app = api._transport.app  # type: ignore[attr-defined]
     user = uuid.UUID(claims["sub"])
-    expired = create_access_token(user, app.state.jwt_key, timedelta(seconds=-5))
+    expired = app.state.access_tokens.issue(user, timedelta(seconds=-5))
     wrong_key = create_access_token(user, b"k" * 32, timedelta(minutes=5))
     for bad in (
         f"{header}.{forged_payload}.{signature}",
@@ -82,6 +82,32 @@ async def test_tampered_expired_and_unsigned_tokens_are_401(api: httpx.AsyncClie
         answer = await api.get("/api/auth/me", headers={"Authorization": f"Bearer {bad}"})
         assert answer.status_code == 401, bad
     assert (await api.get("/api/auth/me")).status_code == 401
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    now = [1_000_000.0]
+    tokens = AccessTokens(b"k" * 32, clock=lambda: now[0], remember=2)
+    user = uuid.uuid4()
+    token = create_access_token(user, tokens.key, timedelta(hours=1))
+    # the real clock signs the token; move the fake one to the token's own issue time
+    now[0] = jwt.decode(token, tokens.key, algorithms=["HS256"])["iat"]
+
+    assert tokens.user_id(token) == user
+    now[0] += 3599
+    assert tokens.user_id(token) == user
+    now[0] += 1
+    assert tokens.user_id(token) is None
+    assert tokens.user_id(token[:-2] + "xx") is None
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    tokens = AccessTokens(b"k" * 32, remember=2)
+    users = [uuid.uuid4() for _ in range(3)]
+    issued = [tokens.issue(user, timedelta(minutes=5)) for user in users]
+
+    assert [tokens.user_id(token) for token in issued] == users
+    assert len(tokens._verified) == 2
+    assert tokens.user_id(issued[0]) == users[0]
 
 
 async def test_admin_can_change_roles_and_a_viewer_cannot_administer(

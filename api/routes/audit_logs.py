@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from api.deps import Admin, SessionDep
 from api.errors import Unprocessable
-from api.pagination import MAX_LIMIT, newest_first, page_of
+from api.pagination import MAX_LIMIT, newest_first, read_page
 from api.schemas import AuditLogPublic, Page
 from core.models import AuditLog
 
@@ -37,8 +37,8 @@ async def read_audit_logs(
         query = query.where(AuditLog.target == target)
     if since is not None:
         query = query.where(col(AuditLog.created_at) >= _in_utc(since))
-    rows = (await session.exec(newest_first(query, AuditLog, cursor, limit))).all()
-    items, next_cursor = page_of(list(rows), limit)
+    query = newest_first(query, AuditLog, after_cursor=bool(cursor))
+    items, next_cursor = await read_page(session, query, cursor, limit)
     return Page(items=items, next_cursor=next_cursor)
 
 

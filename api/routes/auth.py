@@ -13,7 +13,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import Conflict, Unauthorized
 from api.ratelimit import login_rate_limit
 from api.schemas import LoginRequest, RegisterRequest, TokenResponse, UserPublic
-from api.security import create_access_token, hash_password, verify_password
+from api.security import hash_password, verify_password
 from core.models import User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -75,7 +75,7 @@ async def login(
     audit.record(session, request, user.id, "user.login", f"user:{user.id}")
     await session.commit()
     lifetime = timedelta(minutes=settings.access_token_minutes)
-    token = create_access_token(user.id, request.app.state.jwt_key, lifetime)
+    token = request.app.state.access_tokens.issue(user.id, lifetime)
     return TokenResponse(access_token=token, expires_in=int(lifetime.total_seconds()))
 
 

@@ -17,7 +17,7 @@ from api import audit, crud
 from api.credential_checks import check_connection
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
-from api.pagination import MAX_LIMIT, newest_first, page_of
+from api.pagination import MAX_LIMIT, newest_first, read_page
 from api.schemas import CredentialCreate, CredentialPublic, CredentialTestResult, Page
 from core.credential_kinds import KINDS, CredentialDataError, plain_data, validate_credential
 from core.crypto import CredentialCipher, CredentialDecryptError, associated_data, cipher_for
@@ -32,7 +32,7 @@ UNDECRYPTABLE = (
 )
 
 
-def get_cipher(request: Request) -> CredentialCipher:
+async def get_cipher(request: Request) -> CredentialCipher:
     cipher: CredentialCipher | None = getattr(request.app.state, "credential_cipher", None)
     if cipher is None:
         cipher = cipher_for(request.app.state.settings)
@@ -78,9 +78,8 @@ async def read_credentials(
     query = select(Credential)
     if user.role != "admin":
         query = query.where(col(Credential.owner_id) == user.id)
-    rows, next_cursor = page_of(
-        list((await session.exec(newest_first(query, Credential, cursor, limit))).all()), limit
-    )
+    query = newest_first(query, Credential, after_cursor=bool(cursor))
+    rows, next_cursor = await read_page(session, query, cursor, limit)
     return Page(items=[public(c) for c in rows], next_cursor=next_cursor)
 
 

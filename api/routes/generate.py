@@ -52,7 +52,7 @@ class GenerateRequest(Strict):
         return self
 
 
-def get_generator(request: Request) -> WorkflowGenerator:
+async def get_generator(request: Request) -> WorkflowGenerator:
     state = request.app.state
     return generator_for(state.settings, state.llm_http, state.answer_cache)
 

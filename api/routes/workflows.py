@@ -10,7 +10,7 @@ from api import audit, crud, schedules
 from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.node_test import run_node_test
-from api.pagination import MAX_LIMIT, newest_first, page_of
+from api.pagination import MAX_LIMIT, newest_first, read_page
 from api.schemas import (
     NodeTestRequest,
     NodeTestResult,
@@ -101,8 +101,10 @@ async def read_workflows(
     cursor: str | None = None,
 ) -> Page[WorkflowPublic]:
     """Your workflows (every workflow for admins), newest first."""
-    query = newest_first(select(Workflow).where(crud.owned_by(user)), Workflow, cursor, limit)
-    workflows, next_cursor = page_of(list((await session.exec(query)).all()), limit)
+    query = newest_first(
+        select(Workflow).where(crud.owned_by(user)), Workflow, after_cursor=bool(cursor)
+    )
+    workflows, next_cursor = await read_page(session, query, cursor, limit)
     versions = {(v.workflow_id, v.version): v for v in await _current_versions(session, workflows)}
     items = [public(w, versions[(w.id, w.current_version)], settings) for w in workflows]
     return Page(items=items, next_cursor=next_cursor)
