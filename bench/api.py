@@ -139,9 +139,10 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--api-workers",
         type=int,
-        default=1,
+        default=os.cpu_count() or 1,
         metavar="N",
-        help="API processes (API_WORKERS; default 1, as `flowpilot dev` runs)",
+        help="API processes (API_WORKERS; default one per core, as a production API runs; "
+        "`flowpilot dev` runs one)",
     )
     parser.add_argument(
         "--n8n",
