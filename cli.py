@@ -91,7 +91,17 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the definition format's JSON Schema")
     schema.set_defaults(handler=lambda args, settings: _print_json(json_schema()) or 0)
+
+    openapi = commands.add_parser("openapi", help="print the HTTP API's OpenAPI document")
+    openapi.set_defaults(handler=_openapi)
     return parser
+
+
+def _openapi(_args: argparse.Namespace, settings: Settings) -> int:
+    from api.main import create_app
+
+    _print_json(create_app(settings).openapi())
+    return 0
 
 
 def _print_json(value: Any) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from api.answer_cache import RedisAnswerCache
 from api.errors import ApiError
+from api.frontend import mount_frontend
 from api.limits import check_json_body
 from api.metrics import RequestMetrics
 from api.ratelimit import api_rate_limit, build_rate_limiter
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         dependencies=[Depends(check_json_body)],
         responses=API_RESPONSES,
     )
+    mount_frontend(app, settings.frontend_dir)  # last: it answers every other path
     return app
 
 

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://localhost:8000", description="Where users reach the API (webhook URLs)."
     )
+    frontend_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "frontend" / "dist",
+        description="The built web app the API serves at / (`npm run build` in frontend/); "
+        "without a build there, the API serves only the API.",
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

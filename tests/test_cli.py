@@ -49,6 +49,14 @@ async def test_validate_accepts_an_example() -> None:
     assert "valid" in result.stdout
 
 
+async def test_openapi_prints_the_api_document(tmp_path: Path) -> None:
+    result = await flowpilot("openapi", env={"DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["info"]["title"] == "Flowpilot"
+    assert "/api/runs/{run_id}" in document["paths"]
+
+
 async def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
     path = write(
         tmp_path,

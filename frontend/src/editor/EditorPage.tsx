@@ -1,0 +1,6 @@
+/** Placeholder: the visual editor. */
+import { PageHeader } from "../components/ui";
+
+export default function EditorPage() {
+  return <PageHeader title="Editor" />;
+}

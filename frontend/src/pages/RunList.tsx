@@ -1,0 +1,6 @@
+/** Placeholder: filled in by the screen's own work. */
+import { PageHeader } from "../components/ui";
+
+export function RunList() {
+  return <PageHeader title="RunList" />;
+}
