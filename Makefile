@@ -4,7 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench bench-api bench-n8n-install install clean
+# The web app: npm packages from the lockfile, the production build the API serves, and
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+FRONTEND := frontend
+NPM_STAMP := $(FRONTEND)/node_modules/.installed
+FRONTEND_BUILD := $(FRONTEND)/dist/index.html
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f) $(FRONTEND)/index.html \
+	$(FRONTEND)/vite.config.ts $(wildcard $(FRONTEND)/tsconfig*.json)
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: dev test lint frontend frontend-check e2e bench bench-api bench-n8n-install install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,17 +22,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NPM_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
 
-dev: $(STAMP)
+$(FRONTEND_BUILD): $(NPM_STAMP) $(FRONTEND_SOURCES)
+	cd $(FRONTEND) && npm run build
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+install: $(STAMP) $(NPM_STAMP)
+
+frontend: $(FRONTEND_BUILD)
+
+dev: $(STAMP) $(FRONTEND_BUILD)
 	$(BIN)/flowpilot dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# Type check, unit tests and the production build of the web app.
+frontend-check: $(NPM_STAMP)
+	cd $(FRONTEND) && npm run build && npx vitest run
+
+# The web app in Chromium against the real stack (flowpilot dev on ports of its own).
+e2e: $(STAMP) $(FRONTEND_BUILD) $(CHROMIUM)
+	cd $(FRONTEND) && CHROMIUM_PATH=$(CHROMIUM) npx playwright test
+
+test: lint frontend-check
 	$(BIN)/pytest
+	$(MAKE) e2e
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
@@ -32,6 +64,7 @@ bench-api: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .flowpilot .pytest_cache .ruff_cache
+	rm -rf $(FRONTEND)/node_modules $(FRONTEND)/dist $(FRONTEND)/test-results $(FRONTEND)/e2e/.state
 
 # n8n, only for the head-to-head of `bench/api.py --n8n` (about 2.3 GB in bench/n8n).
 bench-n8n-install:

@@ -338,6 +338,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         *dev_server_tuning_args(),
     ]
     processes: list[subprocess.Popen[bytes]] = []
+    # A supervisor (a test harness, systemd) stops us with SIGTERM: stop the children too.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         processes.append(subprocess.Popen(server_command))
         _wait_for_port(host or "127.0.0.1", int(port), timeout=60)
@@ -358,6 +360,10 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         _stop(processes)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_for_port(host: str, port: int, timeout: float) -> None:
