@@ -44,9 +44,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Type check, unit tests and the production build of the web app.
+# Type check, production build (its first load within budget) and unit tests of the web app.
 frontend-check: $(NPM_STAMP)
-	cd $(FRONTEND) && npm run build && npx vitest run
+	cd $(FRONTEND) && npm run build && npm run --silent size && npx vitest run
 
 # The web app in Chromium against the real stack (flowpilot dev on ports of its own).
 e2e: $(STAMP) $(FRONTEND_BUILD) $(CHROMIUM)
