@@ -6,34 +6,43 @@ to any screen can be shared and reloaded; files the build emitted are served as 
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from starlette.types import Receive, Scope, Send
 
 from api.errors import NotFound
 
 # Paths the API owns: an unknown one is the API's 404, never the app's page.
 _API_PREFIXES = ("api/", "docs", "redoc", "openapi.json", "healthz", "readyz", "metrics")
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def mount_frontend(app: FastAPI, directory: Path) -> bool:
-    """Serve the build in `directory` if there is one; answers whether there was."""
+    """Serve the build in `directory` if there is one; answers whether there was.
+
+    The app answers only the paths no route matched (it is the router's fallback, not a
+    route), so a route added after this call is still reached.
+    """
     root = directory.resolve()
     index = root / "index.html"
     if not index.is_file():
         return False
 
-    # Every method, so an unknown API path is a 404 whatever the method, not a 405.
-    @app.api_route("/{path:path}", methods=_METHODS, include_in_schema=False)
-    async def web_app(request: Request, path: str) -> FileResponse:
-        if path.startswith(_API_PREFIXES) or request.method not in ("GET", "HEAD"):
+    async def web_app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"].lstrip("/")
+        # Any method: an unknown API path is a 404 whatever the method, not a 405.
+        if scope["type"] != "http" or path.startswith(_API_PREFIXES):
+            raise NotFound("not found")
+        if scope["method"] not in ("GET", "HEAD"):
             raise NotFound("not found")
         candidate = (root / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(root):
             # Hashed file names change with their content: cache them for good.
             immutable = candidate.parent.name == "assets"
             cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
-            return FileResponse(candidate, headers={"Cache-Control": cache})
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+            response = FileResponse(candidate, headers={"Cache-Control": cache})
+        else:
+            response = FileResponse(index, headers={"Cache-Control": "no-cache"})
+        await response(scope, receive, send)
 
+    app.router.default = web_app
     return True

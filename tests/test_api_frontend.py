@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import httpx
+
+from api.main import create_app
 from core.config import Settings
 from tests.support.api import app_client, sign_up
 
@@ -58,3 +61,20 @@ async def test_without_a_build_the_api_serves_only_the_api(tmp_path: Path) -> No
     async with app_client(settings) as api:
         assert (await api.get("/")).status_code == 404
         assert (await api.get("/healthz")).status_code == 200
+
+
+async def test_routes_added_after_the_app_is_built_are_not_shadowed_by_the_web_app(
+    tmp_path: Path,
+) -> None:
+    dist = build(tmp_path / "dist")
+    app = create_app(Settings(data_dir=tmp_path, frontend_dir=dist, redis_url=None))
+
+    @app.post("/api/extra/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
+            assert (await api.post("/api/extra/ping")).json() == {"pong": True}
+            assert (await api.get("/workflows")).text.startswith("<!doctype html>")
