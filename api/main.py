@@ -29,6 +29,7 @@ from api.routes import (
     hooks,
     node_types,
     runs,
+    templates,
     users,
     workflows,
 )
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         dry_run,
         runs,
         credentials,
+        templates,
     )
     for module in routers:
         app.include_router(
@@ -120,7 +122,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         dependencies=[Depends(check_json_body)],
         responses=API_RESPONSES,
     )
-    mount_frontend(app, settings.frontend_dir)  # last: it answers every other path
+    mount_frontend(app, settings.frontend_dir)
     return app
 
 

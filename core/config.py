@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         description="The built web app the API serves at / (`npm run build` in frontend/); "
         "without a build there, the API serves only the API.",
     )
+    templates_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "examples",
+        description="Example workflows (*.json) the web app offers as templates.",
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

@@ -713,6 +713,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Templates
+         * @description Every valid example workflow, by name, to copy into a new workflow.
+         */
+        get: operations["read_templates_api_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/hooks/{token}": {
         parameters: {
             query?: never;
@@ -1228,6 +1248,40 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+        };
+        /** TemplatePublic */
+        TemplatePublic: {
+            /**
+             * Id
+             * @description The example's file stem, stable across restarts.
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "webhook";
+            /**
+             * Node Count
+             * @description Main nodes, not counting `on_failure` ones.
+             */
+            node_count: number;
+            /**
+             * Node Types
+             * @description The distinct node types it uses, sorted.
+             */
+            node_types: string[];
+            /**
+             * Definition
+             * @description The definition as written in the file.
+             */
+            definition: {
+                [key: string]: unknown;
+            };
         };
         /** TokenResponse */
         TokenResponse: {
@@ -2587,6 +2641,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CredentialTestResult"];
+                };
+            };
+            /** @description The request cannot be processed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+        };
+    };
+    read_templates_api_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatePublic"][];
                 };
             };
             /** @description The request cannot be processed */
