@@ -106,6 +106,7 @@ async def test_a_run_is_recorded_node_by_node_with_inputs_outputs_and_timings(
     assert nodes["fetch"]["output"]["body"] == {"temp": 21}
     assert nodes["fetch"]["started_at"] <= nodes["fetch"]["finished_at"]
     assert nodes["report"]["output"] == "Paris: 21"
+    assert nodes["report"]["attempts"] == 1  # a transform: done in one try, in the workflow
 
     history = await live_api.get(
         "/api/runs", params={"workflow_id": workflow_id, "status": "succeeded"}, headers=headers

@@ -356,6 +356,8 @@ class DagRunner:
         state.started_at = workflow.now().isoformat()
         params = self._render_params(node)
         state.input = params
+        if node.type == "transform" or self._simulated(node):
+            state.attempts = 1  # done in this workflow task: one try, no activity retries
         if node.type == "transform":
             self._finish(node, "succeeded", TransformParams.model_validate(params).value)
         elif self._simulated(node):
