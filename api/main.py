@@ -27,6 +27,7 @@ from api.routes import (
     generate,
     health,
     hooks,
+    instance,
     node_types,
     runs,
     templates,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         runs,
         credentials,
         templates,
+        instance,
     )
     for module in routers:
         app.include_router(

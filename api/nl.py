@@ -484,11 +484,16 @@ def _api_error(error: ConnectorError) -> Exception:
     return BadGateway(f"the language model refused the call: {error.message}{hint}")
 
 
+def generation_configured(settings: Settings) -> bool:
+    """Whether the instance has a model key (an empty OPENAI_API_KEY counts as none)."""
+    return settings.openai_api_key is not None and bool(settings.openai_api_key.get_secret_value())
+
+
 def generator_for(
     settings: Settings, http: httpx.AsyncClient, cache: AnswerCache | None = None
 ) -> WorkflowGenerator:
     """The generator on the instance's own model account; 503 when none is configured."""
-    if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
+    if settings.openai_api_key is None or not generation_configured(settings):
         raise not_configured()
     account = OpenAIAccount(
         api_key=settings.openai_api_key.get_secret_value(),

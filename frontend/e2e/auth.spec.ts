@@ -11,7 +11,7 @@ test("a new user registers, lands on the dashboard, signs out and back in", asyn
 
   await expect(page.getByRole("navigation", { name: "Main" })).toContainText(email);
   await expect(page).toHaveURL(/\/$/);
-  await screenshot(page, "dashboard");
+  await screenshot(page, "signed-in");
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);

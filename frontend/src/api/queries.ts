@@ -3,10 +3,11 @@ import { useQuery } from "@tanstack/react-query";
 
 import { useAuth } from "../auth/store";
 import { http } from "./client";
-import type { NodeType, Page, RunPublic, RunStatus, UserPublic, WorkflowPublic } from "./types";
+import type { InstanceInfo, NodeType, Page, RunPublic, RunStatus, UserPublic, WorkflowPublic } from "./types";
 
 export const keys = {
   me: ["me"] as const,
+  instance: ["instance"] as const,
   nodeTypes: ["node-types"] as const,
   workflows: ["workflows"] as const,
   workflow: (id: string) => ["workflows", id] as const,
@@ -23,6 +24,15 @@ export function useMe() {
     queryFn: async () => (await http.get<UserPublic>("/auth/me")).data,
     enabled: token !== null,
     staleTime: 60_000,
+  });
+}
+
+/** What this server offers (e.g. whether natural-language generation is configured). */
+export function useInstance() {
+  return useQuery({
+    queryKey: keys.instance,
+    queryFn: async () => (await http.get<InstanceInfo>("/instance")).data,
+    staleTime: 5 * 60_000,
   });
 }
 

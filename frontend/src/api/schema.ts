@@ -733,6 +733,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Instance */
+        get: operations["read_instance_api_instance_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/hooks/{token}": {
         parameters: {
             query?: never;
@@ -1025,6 +1042,23 @@ export interface components {
             message: string;
             /** Errors */
             errors: string[];
+        };
+        /** InstanceInfo */
+        InstanceInfo: {
+            /** Version */
+            version: string;
+            /**
+             * Nl Generation
+             * @description Whether natural-language generation is configured (OPENAI_API_KEY).
+             */
+            nl_generation: boolean;
+            /**
+             * Nl Model
+             * @description The model generation uses, when configured.
+             */
+            nl_model: string | null;
+            /** Temporal Ui Url */
+            temporal_ui_url: string;
         };
         /** LoginRequest */
         LoginRequest: {
@@ -2670,6 +2704,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TemplatePublic"][];
+                };
+            };
+            /** @description The request cannot be processed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+        };
+    };
+    read_instance_api_instance_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceInfo"];
                 };
             };
             /** @description The request cannot be processed */

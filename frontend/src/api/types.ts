@@ -22,6 +22,7 @@ export type ValidateResponse = Schemas["ValidateResponse"];
 export type ValidationIssue = Schemas["ValidationIssue"];
 export type GeneratedWorkflow = Schemas["GeneratedWorkflow"];
 export type ScheduleInfo = Schemas["ScheduleInfo"];
+export type InstanceInfo = Schemas["InstanceInfo"];
 
 export interface Page<T> {
   items: T[];

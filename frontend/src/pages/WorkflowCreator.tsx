@@ -5,7 +5,7 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link, useNavigate } from "react-router";
 
-import { useMe } from "../api/queries";
+import { useInstance, useMe } from "../api/queries";
 import type { GeneratedWorkflow } from "../api/types";
 import { Button, PageHeader } from "../components/ui";
 import { useCredentials } from "../connectors/api";
@@ -17,6 +17,13 @@ import { TemplateGallery } from "../creator/TemplateGallery";
 import type { Definition } from "../lib/definition";
 
 const MAX_PROMPT_CHARS = 4000;
+const NOT_CONFIGURED: GenerateProblem = {
+  kind: "not-configured",
+  title: "Natural-language generation is not configured on this server",
+  message:
+    "An administrator can set OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server, OPENAI_MODEL for the model) and restart the API. Meanwhile, start from a template or a blank workflow.",
+  reasons: [],
+};
 const EXAMPLE_PROMPTS = [
   "Every weekday at 9:00, fetch open GitHub issues labelled bug in acme/api and post a summary to Slack",
   "When a webhook receives a support email, classify it with an LLM and add urgent ones to a Notion database",
@@ -37,12 +44,13 @@ function useElapsedSeconds(running: boolean): number {
 export default function WorkflowCreator() {
   const navigate = useNavigate();
   const me = useMe();
+  const instance = useInstance();
   const credentials = useCredentials();
   const generate = useGenerate();
   const [prompt, setPrompt] = useState("");
   const [change, setChange] = useState("");
   const [result, setResult] = useState<GeneratedWorkflow | null>(null);
-  const [notConfigured, setNotConfigured] = useState<GenerateProblem | null>(null);
+  const [generateRefused, setGenerateRefused] = useState<GenerateProblem | null>(null);
   const abort = useRef<AbortController | null>(null);
   const elapsed = useElapsedSeconds(generate.isPending);
   const viewer = me.data?.role === "viewer";
@@ -64,7 +72,7 @@ export default function WorkflowCreator() {
         },
         onError: (error) => {
           const described = describeGenerateError(error);
-          if (described.kind === "not-configured") setNotConfigured(described);
+          if (described.kind === "not-configured") setGenerateRefused(described);
         },
       },
     );
@@ -89,6 +97,8 @@ export default function WorkflowCreator() {
   const aborted = generate.error instanceof Error && generate.error.name === "CanceledError";
   const problem = generate.isError && !aborted ? describeGenerateError(generate.error) : null;
   const tooShort = prompt.trim().length < 3;
+  // Known up front from the server's settings; a refused attempt (settings changed since) says the same.
+  const notConfigured = instance.data?.nl_generation === false ? NOT_CONFIGURED : generateRefused;
 
   return (
     <div>
