@@ -108,6 +108,17 @@ describe("Inspector", () => {
     expect(node("fetch")?.params).toEqual({ url: "https://y.test", method: "POST" });
   });
 
+  it("sets what a node runs after with the keyboard, refusing a cycle", async () => {
+    const user = renderInspector("fetch");
+    const picker = await screen.findByTestId("needs-picker");
+    const shape = within(picker).getByLabelText("shape") as HTMLInputElement;
+    expect(shape.disabled).toBe(true); // shape already runs after fetch
+    await user.click(within(picker).getByLabelText("other"));
+    expect(node("fetch")?.needs).toEqual(["other"]);
+    await user.click(within(picker).getByLabelText("other"));
+    expect(node("fetch")?.needs).toBeUndefined();
+  });
+
   it("offers upstream outputs in a downstream node's templates", async () => {
     const user = renderInspector("shape");
     const value = await screen.findByLabelText(/^value/i);
@@ -144,13 +155,15 @@ describe("Inspector", () => {
       { node: "fetch", field: "retry.max_attempts", message: "must be ≥ 1" },
       { node: "fetch", field: "timeout", message: "bad duration" },
       { node: "fetch", field: "credential", message: "unknown credential" },
+      { node: "fetch", field: "params.headers", message: "not a field of this type" },
     ]);
     expect((await screen.findByTestId("field-error-params.url")).textContent).toBe("must be absolute");
     expect(screen.getByLabelText(/^url/i).getAttribute("aria-invalid")).toBe("true");
     expect(screen.getByTestId("field-error-retry.max_attempts").textContent).toBe("must be ≥ 1");
     expect(screen.getByLabelText(/^timeout/i).getAttribute("aria-invalid")).toBe("true");
     expect(screen.getByTestId("field-error-credential").textContent).toBe("unknown credential");
-    expect(screen.getByTestId("inspector-issues").textContent).toBe("needs: unknown node 'ghost'");
+    expect(screen.getByTestId("field-error-needs").textContent).toBe("unknown node 'ghost'");
+    expect(screen.getByTestId("inspector-issues").textContent).toBe("params.headers: not a field of this type");
   });
 
   it("writes retry, timeout and choices, removing cleared or default ones", async () => {

@@ -12,6 +12,7 @@ import { type DefinitionNode, NODE_ID_PATTERN, type RetryPolicy } from "../lib/d
 import { graphToDefinition } from "../lib/graph";
 import { CredentialPicker } from "./CredentialPicker";
 import { useEditor, useEditorStoreApi } from "./EditorStoreContext";
+import { NeedsPicker } from "./NeedsPicker";
 import { FieldShell, SchemaForm, useTextDraft } from "./SchemaForm";
 import { asJsonSchema, errorFor, fieldsOf, isUnder, type JsonSchema, jsonText, parseJsonText } from "./schemaForm";
 import { scopeFor } from "./scope";
@@ -40,7 +41,7 @@ const RETRY_SCHEMA: JsonSchema = {
 };
 
 /** Fields the inspector shows itself; issues about anything else are listed at the top. */
-const OWN_FIELDS = ["id", "name", "when", "retry", "timeout", "on_error", "join", "mode"];
+const OWN_FIELDS = ["id", "name", "needs", "when", "retry", "timeout", "on_error", "join", "mode"];
 
 export function Inspector({ nodeId, issues }: { nodeId: string; issues: ValidationIssue[] }) {
   const store = useEditorStoreApi();
@@ -122,6 +123,7 @@ export function Inspector({ nodeId, issues }: { nodeId: string; issues: Validati
             />
           )}
         </FieldShell>
+        <NeedsPicker nodeId={nodeId} nodeIds={nodes.map((other) => other.id)} edges={edges} error={errorFor("needs", issues)} />
         {nodeType && showsCredential && (
           <CredentialPicker
             kinds={nodeType.credential_kinds}
