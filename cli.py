@@ -283,7 +283,12 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     if settings.api_workers == 1:
-        uvicorn.run(api_app(), host=settings.api_host, port=settings.api_port)
+        uvicorn.run(
+            api_app(),
+            host=settings.api_host,
+            port=settings.api_port,
+            timeout_graceful_shutdown=round(settings.api_shutdown_grace_seconds),
+        )
         return 0
     from core.migrate import upgrade
 
@@ -294,6 +299,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         workers=settings.api_workers,
         host=settings.api_host,
         port=settings.api_port,
+        timeout_graceful_shutdown=round(settings.api_shutdown_grace_seconds),
     )
     return 0
 

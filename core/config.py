@@ -70,7 +70,18 @@ class Settings(BaseSettings):
 
     worker_max_concurrent_activities: int = 100
     worker_max_concurrent_workflow_tasks: int = 100
-    worker_shutdown_grace_seconds: float = 10.0
+    worker_shutdown_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM the worker stops polling and gives in-flight activities this "
+        "long to finish before cancelling them (Temporal retries what was cut short).",
+    )
+    api_shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM the API stops accepting connections and gives in-flight "
+        "requests this long to finish; open event streams are closed after it.",
+    )
     worker_workflow_sandbox: bool = Field(
         default=False,
         description="Run the interpreter in Temporal's Python workflow sandbox, which "
