@@ -13,12 +13,16 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import FailedAttemptInterceptor
+from activities.log_context import ActivityLogContext
 from activities.metrics import serve_metrics
 from activities.registry import worker_activities
 from activities.support import ActivityRegistry
+from core import tracing
 from core.config import Settings, get_settings
+from core.logs import configure_logging
 from core.runtime import freeze_startup_objects
 from core.temporal import connect, exit_process
+from core.temporal_runtime import temporal_runtime
 from workflows import dag
 from workflows.dag import DagWorkflow, ForeachBatchWorkflow
 
@@ -90,7 +94,7 @@ async def create_worker(
             workflows=WORKFLOWS,
             activities=list(activities.values()),
             workflow_runner=workflow_runner(settings),
-            interceptors=[FailedAttemptInterceptor()],
+            interceptors=[ActivityLogContext(), FailedAttemptInterceptor()],
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
@@ -103,7 +107,12 @@ async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then let in-flight activities finish within the grace period."""
     if settings.worker_workflow_sandbox:
         cache_sandboxed_bytecode()
-    client = await connect(settings)
+    provider = tracing.tracer_provider(settings, "worker")
+    client = await connect(
+        settings,
+        runtime=temporal_runtime(settings),
+        interceptors=tracing.temporal_interceptors(provider),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -117,12 +126,12 @@ async def run_worker(settings: Settings) -> None:
         )
         await stop.wait()
         log.info("worker stopping")
+    if provider is not None:
+        await asyncio.to_thread(provider.shutdown)  # sends the spans still batched
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL at INFO; connector URLs can carry secrets (Slack webhooks).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings)
     asyncio.run(run_worker(settings))
 
 

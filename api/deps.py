@@ -4,16 +4,26 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Forbidden, Unauthorized
-from api.security import API_KEY_PREFIX, api_key_hash, request_user_id
+from api.security import API_KEY_PREFIX, AccessTokens, api_key_hash, request_user_id
 from core.config import Settings
+from core.logs import bind
 from core.models import ApiKey, User, utcnow
 
 _bearer = HTTPBearer(auto_error=False, description="A token from /api/auth/login or an API key")
+CODEC_COOKIE = "flowpilot_codec"
+"""Set by login for the Temporal Web UI, which cannot send a bearer token; sent by browsers
+only to CODEC_COOKIE_PATH and taken nowhere else."""
+CODEC_COOKIE_PATH = "/api/codec"
+_codec_cookie = APIKeyCookie(
+    name=CODEC_COOKIE,
+    auto_error=False,
+    description="Set by /api/auth/login for the Temporal Web UI (/api/codec only)",
+)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -43,8 +53,13 @@ async def get_current_user(
     else:
         user_id = request_user_id(request, token)
         user = await session.get(User, user_id) if user_id else None
+    return _signed_in(user)
+
+
+def _signed_in(user: User | None) -> User:
     if user is None or not user.is_active:
         raise Unauthorized("invalid or expired credentials")
+    bind(user_id=str(user.id))  # for the rest of the request's log lines
     return user
 
 
@@ -60,6 +75,27 @@ async def _user_for_api_key(session: AsyncSession, key: str) -> User | None:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_codec_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[str | None, Depends(_codec_cookie)],
+) -> User:
+    """The codec endpoint's user: a bearer token or API key as everywhere (the Temporal CLI's
+    --codec-auth), else the codec cookie (the Temporal Web UI). A bearer header, when sent,
+    decides alone."""
+    if credentials is not None:
+        return await get_current_user(request, session, credentials)
+    if not token:
+        raise Unauthorized("not authenticated")
+    tokens: AccessTokens = request.app.state.codec_tokens
+    user_id = tokens.user_id(token)
+    return _signed_in(await session.get(User, user_id) if user_id else None)
+
+
+CodecUser = Annotated[User, Depends(get_codec_user)]
 
 
 async def get_editor(user: CurrentUser) -> User:

@@ -1,5 +1,6 @@
 """Starting a run: a row in the database and a DagWorkflow on Temporal, never one alone."""
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,12 @@ from api.errors import ServiceUnavailable
 from api.limits import refuse_nul
 from api.metrics import RUNS_STARTED
 from core.config import Settings
+from core.logs import bind
 from core.models import Run, Workflow
 from workflows.dag import DagWorkflow, RunInput
 from workflows.definition import Definition
+
+log = logging.getLogger("flowpilot.runs")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ async def launch_run(
         inputs=inputs,
         temporal_workflow_id=temporal_id or f"run-{run_id}",
     )
+    bind(run_id=run.temporal_workflow_id, workflow_id=str(workflow.id))
     session.add(run)
     entry = audit.record(
         session,
@@ -83,6 +88,7 @@ async def launch_run(
         existing = (await session.exec(query)).first()
         if existing is None:
             raise
+        bind(run_id=existing.temporal_workflow_id)
         return existing, False
     try:
         await client.start_workflow(
@@ -108,4 +114,5 @@ async def launch_run(
             raise ServiceUnavailable(f"Temporal did not accept the run: {error}") from None
         raise
     RUNS_STARTED.labels(trigger).inc()
+    log.info("run started (%s trigger)", trigger)
     return run, True

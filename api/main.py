@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request
@@ -18,10 +18,13 @@ from api.frontend import mount_frontend
 from api.limits import check_json_body
 from api.metrics import RequestMetrics
 from api.ratelimit import api_rate_limit, build_rate_limiter
+from api.request_context import RequestContext
+from api.request_spans import RequestSpans
 from api.routes import (
     api_keys,
     audit_logs,
     auth,
+    codec,
     credentials,
     dry_run,
     generate,
@@ -35,13 +38,17 @@ from api.routes import (
     workflows,
 )
 from api.schemas import UnprocessableAnswer
-from api.security import AccessTokens
+from api.security import CODEC_SCOPE, AccessTokens
+from core import tracing
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.runtime import freeze_startup_objects
 from core.secrets import derive_key, instance_secret
 from workflows.definition import DefinitionError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 # FastAPI documents every 422 as its own validation error; the handlers below also answer 422
 # with a definition's issues or a storage refusal, so /api documents all three shapes.
@@ -50,10 +57,17 @@ API_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    serving: bool = False,
+    tracer_provider: "TracerProvider | None" = None,
+) -> FastAPI:
     """The app; `serving` when it is the process's one app (the API server), so start-up may
-    tune the process for it."""
+    tune the process for it. Its traces go to `tracer_provider`, by default to the collector
+    at OTEL_EXPORTER_OTLP_ENDPOINT (none when unset)."""
     settings = settings or get_settings()
+    provider = tracer_provider or tracing.tracer_provider(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +83,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         await app.state.llm_http.aclose()
         if app.state.answer_cache is not None:
             await app.state.answer_cache.aclose()
+        if provider is not None and tracer_provider is None:
+            await asyncio.to_thread(provider.shutdown)  # sends the spans still batched
 
     app = FastAPI(
         title="Flowpilot",
@@ -78,6 +94,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     )
     app.state.settings = settings
     app.state.access_tokens = AccessTokens(derive_key(instance_secret(settings), "jwt"))
+    # The codec cookie's tokens: same key, but each reader refuses the other's scope.
+    app.state.codec_tokens = AccessTokens(app.state.access_tokens.key, scope=CODEC_SCOPE)
     app.state.rate_limiter = build_rate_limiter(settings.redis_url)
     # The instance's model endpoint is the operator's choice (often a local server), so
     # generation does not go through the guard that keeps users' nodes off internal hosts.
@@ -95,6 +113,11 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(RequestMetrics)
+    app.state.temporal_interceptors = tracing.temporal_interceptors(provider)
+    if provider is not None:
+        app.add_middleware(RequestSpans, tracer=provider.get_tracer(tracing.TRACER_NAME))
+    codec.install(app, settings)  # /api/codec: the Temporal UI's codec server, with its CORS
+    app.add_middleware(RequestContext)  # outermost: every line of the request has its id
     _add_error_handlers(app)
     app.include_router(health.router)
     routers = (

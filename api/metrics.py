@@ -15,6 +15,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.request_spans import route_template
 from core.models import Run
 
 REGISTRY = CollectorRegistry()
@@ -62,7 +63,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_note_status)
         finally:
-            template = getattr(scope.get("route"), "path", "unmatched")
+            template = route_template(scope) or "unmatched"
             REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - started
             )

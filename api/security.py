@@ -14,6 +14,8 @@ from fastapi import Request
 
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "fp_"
+CODEC_SCOPE = "codec"
+"""The scope of the codec cookie's token: /api/codec takes it, nothing else does."""
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps login timing the same either way.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -30,20 +32,36 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
-def create_access_token(user_id: uuid.UUID, key: bytes, lifetime: timedelta) -> str:
+def create_access_token(
+    user_id: uuid.UUID, key: bytes, lifetime: timedelta, *, scope: str | None = None
+) -> str:
+    """A token for the whole API, or, with a `scope`, for that one use only (see
+    `read_access_token`)."""
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + lifetime, "typ": "access"}
+    claims: dict[str, object] = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + lifetime,
+        "typ": "access",
+    }
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def read_access_token(token: str, key: bytes) -> tuple[uuid.UUID, float] | None:
-    """The user id and expiry (Unix time) of a valid, unexpired token signed with `key`; None
-    for anything else."""
+def read_access_token(
+    token: str, key: bytes, *, scope: str | None = None
+) -> tuple[uuid.UUID, float] | None:
+    """The user id and expiry (Unix time) of a valid, unexpired token signed with `key` whose
+    scope is exactly `scope`; None for anything else.
+
+    Scoped and unscoped tokens share the key, so the exact match is what keeps them apart: a
+    reader of whole-API tokens refuses a scoped one, and a scoped reader an unscoped one."""
     try:
         claims = jwt.decode(
             token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "iat"]}
         )
-        if claims.get("typ") != "access":
+        if claims.get("typ") != "access" or claims.get("scope") != scope:
             return None
         return uuid.UUID(claims["sub"]), float(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError):
@@ -57,23 +75,32 @@ class AccessTokens:
     client presents the same one for its whole lifetime; checking a signature and claims is a
     tenth of a request's CPU. A token is immutable, so once verified it stays valid until its
     own expiry, which is checked on every use. Tokens that fail are not remembered.
+
+    One instance serves one `scope` (None: the whole API), so a token remembered by one is
+    never taken by another.
     """
 
     def __init__(
-        self, key: bytes, *, clock: Callable[[], float] = time.time, remember: int = 10_000
+        self,
+        key: bytes,
+        *,
+        scope: str | None = None,
+        clock: Callable[[], float] = time.time,
+        remember: int = 10_000,
     ) -> None:
         self.key = key
+        self.scope = scope
         self._clock = clock
         self._remember = remember
         self._verified: dict[str, tuple[uuid.UUID, float]] = {}
 
     def issue(self, user_id: uuid.UUID, lifetime: timedelta) -> str:
-        return create_access_token(user_id, self.key, lifetime)
+        return create_access_token(user_id, self.key, lifetime, scope=self.scope)
 
     def user_id(self, token: str) -> uuid.UUID | None:
         verified = self._verified.get(token)
         if verified is None:
-            verified = read_access_token(token, self.key)
+            verified = read_access_token(token, self.key, scope=self.scope)
             if verified is None:
                 return None
             if len(self._verified) >= self._remember:

@@ -18,7 +18,9 @@ async def temporal_client(request: Request) -> Client:
         async with _lock:
             if getattr(state, "temporal", None) is None:
                 try:
-                    state.temporal = await connect(state.settings)
+                    state.temporal = await connect(
+                        state.settings, interceptors=state.temporal_interceptors
+                    )
                 except Exception as error:
                     raise ServiceUnavailable(f"Temporal is unreachable: {error}") from None
     client: Client = state.temporal

@@ -2,10 +2,25 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _lower_or_unset(value: object) -> object:
+    return (value.lower() or None) if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -60,6 +75,13 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "flowpilot"
     temporal_ui_url: str = "http://localhost:8233"
     temporal_db_file: str = ".flowpilot/temporal.db"
+    payload_encryption: bool = Field(
+        default=False,
+        description="Encrypt what runs send through Temporal (inputs, node inputs and outputs, "
+        "errors) with a key derived from FLOWPILOT_SECRET_KEY, so Temporal and its Web UI "
+        "store only ciphertext; the UI shows it through the codec endpoint /api/codec. Safe "
+        "to turn on with runs in flight; never turn it off while encrypted histories remain.",
+    )
     dry_run_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -92,6 +114,31 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="Worker Prometheus metrics; 0 turns them off."
+    )
+    temporal_sdk_metrics_port: int = Field(
+        default=9465,
+        ge=0,
+        le=65535,
+        description="The worker's Temporal SDK metrics (task slots, polls, latencies) for "
+        "Prometheus, on WORKER_METRICS_HOST; 0 turns them off.",
+    )
+
+    log_format: Annotated[Literal["json", "text"] | None, BeforeValidator(_lower_or_unset)] = Field(
+        default=None,
+        description="json: one JSON object a line; text: for people. Unset: json in "
+        "production, text otherwise.",
+    )
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
+        "INFO"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector (e.g. http://otel-collector:4318) to send traces "
+        "to; spans go to its /v1/traces. Unset: no tracing.",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        description="The traces' service.name; unset: flowpilot-api or flowpilot-worker.",
     )
 
     http_allowed_hosts: list[str] = Field(
@@ -147,6 +194,14 @@ class Settings(BaseSettings):
     rate_limit_generate_per_minute: int = Field(
         default=10, ge=1, description="Per user: natural-language generation calls a paid model."
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_optional_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """`KEY=` (an env file's empty line, compose's `${KEY:-}`) leaves an optional setting
+        unset, as if the variable were absent: no empty secret key, API key or URL."""
+        optional = info.field_name is not None and cls.model_fields[info.field_name].default is None
+        return None if value == "" and optional else value
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Self:

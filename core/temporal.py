@@ -3,11 +3,13 @@
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 
+from core.codec import data_converter
 from core.config import Settings
 
 DEV_SERVER_DYNAMIC_CONFIG = {
@@ -53,11 +55,20 @@ def temporal_binary() -> str:
     return found
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """A client; `runtime` (the SDK's metrics and logs) and `interceptors` (tracing) are
+    optional extras of the process."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
+        interceptors=interceptors,
+        runtime=runtime,
     )
 
 

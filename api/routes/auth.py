@@ -1,19 +1,20 @@
-"""Register, log in, and who am I."""
+"""Register, log in, log out, and who am I."""
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import audit
-from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.deps import CODEC_COOKIE, CODEC_COOKIE_PATH, CurrentUser, SessionDep, SettingsDep
 from api.errors import Conflict, Unauthorized
 from api.ratelimit import login_rate_limit
 from api.schemas import LoginRequest, RegisterRequest, TokenResponse, UserPublic
 from api.security import hash_password, verify_password
+from core.config import Settings
 from core.models import User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -61,9 +62,14 @@ async def _add_user(
 
 @router.post("/login", response_model=TokenResponse, dependencies=[Depends(login_rate_limit)])
 async def login(
-    body: LoginRequest, session: SessionDep, settings: SettingsDep, request: Request
+    body: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
 ) -> TokenResponse:
-    """Exchange email and password for a bearer token."""
+    """Exchange email and password for a bearer token (and the Temporal Web UI's codec
+    cookie)."""
     user = (await session.exec(select(User).where(User.email == body.email.lower()))).first()
     valid = await run_in_threadpool(
         verify_password, body.password, user.password_hash if user else None
@@ -76,7 +82,33 @@ async def login(
     await session.commit()
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = request.app.state.access_tokens.issue(user.id, lifetime)
-    return TokenResponse(access_token=token, expires_in=int(lifetime.total_seconds()))
+    seconds = int(lifetime.total_seconds())
+    codec_token = request.app.state.codec_tokens.issue(user.id, lifetime)
+    _set_codec_cookie(response, settings, codec_token, max_age=seconds)
+    return TokenResponse(access_token=token, expires_in=seconds)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(response: Response, settings: SettingsDep) -> None:
+    """Forget the codec cookie in this browser (bearer tokens simply expire).
+
+    Open without a token, so a browser whose token has expired can still sign out."""
+    _set_codec_cookie(response, settings, "", max_age=0)
+
+
+def _set_codec_cookie(response: Response, settings: Settings, token: str, max_age: int) -> None:
+    """The Temporal Web UI's credential: a token only /api/codec takes, which the browser
+    sends only there. SameSite=Lax still lets the UI send it from the same site (another
+    subdomain or port), and its codec requests only read (see api/routes/codec.py)."""
+    response.set_cookie(
+        CODEC_COOKIE,
+        token,
+        max_age=max_age,
+        path=CODEC_COOKIE_PATH,
+        secure=settings.public_url.lower().startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
 
 
 @router.get("/me", response_model=UserPublic)

@@ -32,6 +32,7 @@ from api.schemas import (
 )
 from api.temporal import temporal_client
 from core.config import Settings
+from core.logs import bind
 from core.models import Run, Task, User
 from core.temporal import run_url
 from workflows.dag import ApprovalDecision, DagWorkflow
@@ -52,7 +53,9 @@ def public(run: Run, tasks: list[Task], settings: Settings) -> RunPublic:
 
 
 async def get_run(session: AsyncSession, user: User, run_id: uuid.UUID) -> Run:
-    return await crud.get_owned(session, user, Run, run_id)
+    run = await crud.get_owned(session, user, Run, run_id)
+    bind(run_id=run.temporal_workflow_id, workflow_id=str(run.workflow_id))
+    return run
 
 
 async def tasks_of(session: AsyncSession, run: Run) -> list[Task]:

@@ -8,12 +8,21 @@ interface AuthState {
   signOut: () => void;
 }
 
+/** Signing out also clears the HttpOnly cookie the Temporal Web UI decodes payloads with,
+ * which only the server can remove. Plain fetch: the API client imports this store. */
+function forgetCodecCookie(): void {
+  fetch("/api/auth/logout", { method: "POST" }).catch(() => undefined);
+}
+
 export const useAuth = create<AuthState>()(
   persist(
     (set) => ({
       token: null,
       signIn: (token) => set({ token }),
-      signOut: () => set({ token: null }),
+      signOut: () => {
+        forgetCodecCookie();
+        set({ token: null });
+      },
     }),
     { name: "flowpilot.auth" },
   ),

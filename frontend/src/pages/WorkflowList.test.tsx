@@ -57,6 +57,19 @@ function renderList(path = "/workflows") {
   );
 }
 
+/** A file as the browser's file picker gives it (jsdom's File has no `text()`). */
+function chosenFile(name: string, content: string): File {
+  return Object.assign(new File([content], name, { type: "application/json" }), { text: async () => content });
+}
+
+function readBlob(blob: Blob): Promise<string> {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.readAsText(blob);
+  });
+}
+
 afterEach(() => {
   cleanup();
   vi.clearAllMocks();
@@ -126,6 +139,68 @@ describe("WorkflowList", () => {
     await screen.findByTestId("workflow-row-w1");
     expect(screen.queryByRole("button", { name: /Pause|Delete/ })).toBeNull();
     expect(screen.queryByRole("link", { name: "Blank workflow" })).toBeNull();
+  });
+
+  it("exports a workflow's definition as <slug>.json", async () => {
+    const withDefinition = { ...items[0]!, definition: { schema: "flowpilot/v1", name: "Issue digest", nodes: [] } };
+    http.get.mockResolvedValue({ data: { items: [withDefinition], next_cursor: null } });
+    const blobs: Blob[] = [];
+    URL.createObjectURL = vi.fn((blob: Blob) => {
+      blobs.push(blob);
+      return "blob:export";
+    });
+    URL.revokeObjectURL = vi.fn();
+    const clicked: string[] = [];
+    const click = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(this.download);
+    });
+    renderList();
+    fireEvent.click(await screen.findByRole("button", { name: "Export Issue digest" }));
+    expect(clicked).toEqual(["issue-digest.json"]);
+    expect(await readBlob(blobs[0]!)).toBe(`${JSON.stringify(withDefinition.definition, null, 2)}\n`);
+    expect(URL.revokeObjectURL).toHaveBeenCalledWith("blob:export");
+    click.mockRestore();
+  });
+
+  it("imports files: validates each, shows every problem, creates nothing when one is invalid", async () => {
+    http.get.mockResolvedValue({ data: { items, next_cursor: null } });
+    http.post.mockImplementation(async (url: string, body: { definition: Record<string, unknown> }) => {
+      if (url !== "/workflows/validate") throw new Error(`unexpected ${url}`);
+      return body.definition.name === "Broken"
+        ? { data: { valid: false, errors: [{ node: "b", field: "type", message: "unknown node type 'teleport'" }] } }
+        : { data: { valid: true, errors: [] } };
+    });
+    renderList();
+    await screen.findByTestId("workflow-row-w1");
+    const files = [
+      chosenFile("new.json", JSON.stringify({ name: "New one", nodes: [] })),
+      chosenFile("broken.json", JSON.stringify({ name: "Broken", nodes: [] })),
+      chosenFile("garbled.json", "{nope"),
+    ];
+    fireEvent.change(screen.getByLabelText("Workflow files to import"), { target: { files } });
+    const result = await screen.findByRole("region", { name: "Import result" });
+    expect(result.textContent).toContain("Nothing was imported: 2 file(s) have problems");
+    expect(within(result).getByTestId("import-broken.json").textContent).toContain("node 'b', field 'type': unknown node type 'teleport'");
+    expect(within(result).getByTestId("import-garbled.json").textContent).toContain("not valid JSON");
+    expect(http.post).not.toHaveBeenCalledWith("/workflows", expect.anything());
+  });
+
+  it("imports files: creates the new workflows and refreshes the list", async () => {
+    http.get.mockResolvedValue({ data: { items, next_cursor: null } });
+    http.post.mockImplementation(async (url: string, body: { definition: Record<string, unknown> }) =>
+      url === "/workflows/validate" ? { data: { valid: true, errors: [] } } : { data: workflow("w9", String(body.definition.name), { type: "manual" }) },
+    );
+    renderList();
+    await screen.findByTestId("workflow-row-w1");
+    const definition = { name: "New one", nodes: [{ id: "a", type: "transform", params: { value: 1 }, position: { x: 1, y: 2 } }] };
+    fireEvent.change(screen.getByLabelText("Workflow files to import"), {
+      target: { files: [chosenFile("new-one.json", JSON.stringify(definition))] },
+    });
+    const result = await screen.findByRole("region", { name: "Import result" });
+    expect(result.textContent).toContain("Imported: 1 created");
+    expect(within(result).getByRole("link", { name: "New one" }).getAttribute("href")).toBe("/workflows/w9");
+    expect(http.post).toHaveBeenCalledWith("/workflows", { definition });
+    await waitFor(() => expect(http.get.mock.calls.filter(([url]) => url === "/workflows").length).toBeGreaterThanOrEqual(3));
   });
 
   it("has empty and error states", async () => {

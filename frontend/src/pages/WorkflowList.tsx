@@ -1,16 +1,17 @@
 /**
  * Workflows: a searchable table (search kept in the URL as `?q=`) with each workflow's version,
  * trigger and pause state, links to its editor and runs, pause/resume for triggered workflows,
- * and delete behind a confirmation.
+ * export as a JSON file, and delete behind a confirmation; import of JSON files.
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
-import { http, messageOf } from "../api/client";
+import { http, messageOf, problemsOf, type Problem } from "../api/client";
 import { keys, useMe, useWorkflows } from "../api/queries";
-import type { WorkflowPublic } from "../api/types";
+import type { Page, ValidateResponse, WorkflowPublic } from "../api/types";
 import { Button, EmptyState, ErrorState, formatTime, PageHeader, Spinner } from "../components/ui";
+import { download, exportFileName, exportText, importWorkflows, type Definition, type ImportApi, type ImportReport } from "../workflows/importExport";
 
 const LINK_BUTTON = "inline-flex items-center rounded-md px-3 py-1.5 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500";
 const PRIMARY_LINK = `${LINK_BUTTON} bg-indigo-600 text-white hover:bg-indigo-500`;
@@ -47,6 +48,111 @@ function useWorkflowActions(onError: (message: string) => void) {
     onError: (error) => onError(messageOf(error)),
   });
   return { pause, remove };
+}
+
+/** The server side of an import, for the user `ownerId`. */
+function importApi(ownerId: string | undefined): ImportApi {
+  return {
+    validate: async (definition) => (await http.post<ValidateResponse>("/workflows/validate", { definition })).data,
+    ownWorkflows: async () => {
+      const all: WorkflowPublic[] = [];
+      let cursor: string | null | undefined;
+      do {
+        const page = (await http.get<Page<WorkflowPublic>>("/workflows", { params: { limit: 200, ...(cursor ? { cursor } : {}) } })).data;
+        all.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor);
+      return all.filter((workflow) => workflow.owner_id === ownerId);
+    },
+    create: async (definition: Definition) => (await http.post<WorkflowPublic>("/workflows", { definition })).data,
+    problemsOf,
+  };
+}
+
+function useImport(ownerId: string | undefined) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: async (files: File[]) =>
+      importWorkflows(await Promise.all(files.map(async (file) => ({ file: file.name, text: await file.text() }))), importApi(ownerId)),
+    onSuccess: (report) => {
+      if (report.changed) void queryClient.invalidateQueries({ queryKey: keys.workflows });
+    },
+  });
+}
+
+function problemText(problem: Problem): string {
+  const where = [problem.node && `node '${problem.node}'`, problem.field && `field '${problem.field}'`].filter(Boolean).join(", ");
+  return where ? `${where}: ${problem.message}` : problem.message;
+}
+
+function ImportControl({ onImport, busy }: { onImport: (files: File[]) => void; busy: boolean }) {
+  const input = useRef<HTMLInputElement>(null);
+  return (
+    <>
+      <input
+        ref={input}
+        type="file"
+        accept=".json,application/json"
+        multiple
+        hidden
+        aria-label="Workflow files to import"
+        onChange={(event) => {
+          const files = Array.from(event.target.files ?? []);
+          event.target.value = "";
+          if (files.length > 0) onImport(files);
+        }}
+      />
+      <Button disabled={busy} onClick={() => input.current?.click()}>
+        {busy ? "Importing…" : "Import"}
+      </Button>
+    </>
+  );
+}
+
+function ImportResult({ report, onDismiss }: { report: ImportReport; onDismiss: () => void }) {
+  const refused = report.outcomes.filter((outcome) => outcome.action === "refused");
+  const created = report.outcomes.filter((outcome) => outcome.action === "created").length;
+  const summary =
+    refused.length === 0
+      ? `Imported: ${created} created, ${report.outcomes.length - created} already here unchanged.`
+      : report.changed
+        ? `The import stopped at ${refused[0]!.file}; the files before it were created.`
+        : `Nothing was imported: ${refused.length} file(s) have problems. Fix them and import again.`;
+  return (
+    <section
+      aria-label="Import result"
+      className={`rounded-md border p-3 text-sm ${refused.length ? "border-rose-200 bg-rose-50 text-rose-900" : "border-emerald-200 bg-emerald-50 text-emerald-900"}`}
+    >
+      <div className="flex items-start justify-between gap-3">
+        <p className="font-medium">{summary}</p>
+        <Button tone="ghost" onClick={onDismiss}>
+          Dismiss
+        </Button>
+      </div>
+      <ul className="mt-2 space-y-1">
+        {report.outcomes.map((outcome) => (
+          <li key={outcome.file} data-testid={`import-${outcome.file}`}>
+            <code>{outcome.file}</code>{" "}
+            {outcome.action === "refused" ? (
+              <ul className="ml-4 list-disc">
+                {outcome.problems.map((problem, index) => (
+                  <li key={index}>{problemText(problem)}</li>
+                ))}
+              </ul>
+            ) : outcome.action === "created" ? (
+              <>
+                — created <Link to={`/workflows/${outcome.workflowId}`}>{outcome.name}</Link>
+              </>
+            ) : outcome.action === "unchanged" ? (
+              <>— {outcome.name} is already here, unchanged</>
+            ) : (
+              <>— {outcome.name} not created</>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }
 
 function DeleteControl({ workflow, busy, onDelete }: { workflow: WorkflowPublic; busy: boolean; onDelete: () => void }) {
@@ -122,6 +228,14 @@ function WorkflowRow({
           >
             Runs
           </Link>
+          <Button
+            tone="ghost"
+            aria-label={`Export ${workflow.name}`}
+            title={`Download ${exportFileName(workflow.name)}`}
+            onClick={() => download(exportFileName(workflow.name), exportText(workflow.definition))}
+          >
+            Export
+          </Button>
           {canEdit && PAUSABLE.has(trigger.type) && (
             <Button
               tone="ghost"
@@ -147,6 +261,7 @@ export function WorkflowList() {
   const query = params.get("q") ?? "";
   const [actionError, setActionError] = useState<string | null>(null);
   const actions = useWorkflowActions(setActionError);
+  const importing = useImport(me.data?.id);
   const all = workflows.data?.items ?? [];
   const shown = all.filter((workflow) => matches(workflow, query));
 
@@ -172,6 +287,7 @@ export function WorkflowList() {
             <Link to="/workflows/draft" className={SECONDARY_LINK}>
               Blank workflow
             </Link>
+            <ImportControl busy={importing.isPending} onImport={(files) => importing.mutate(files)} />
           </>
         )}
       </PageHeader>
@@ -189,6 +305,15 @@ export function WorkflowList() {
             onChange={(event) => setQuery(event.target.value)}
           />
         </div>
+        {importing.data && <ImportResult report={importing.data} onDismiss={() => importing.reset()} />}
+        {importing.isError && (
+          <div role="alert" className="flex items-start justify-between gap-3 rounded-md border border-rose-200 bg-rose-50 p-3 text-sm text-rose-800">
+            <span>The import failed, nothing was created: {messageOf(importing.error)}</span>
+            <Button tone="ghost" onClick={() => importing.reset()}>
+              Dismiss
+            </Button>
+          </div>
+        )}
         {actionError && (
           <div role="alert" className="flex items-start justify-between gap-3 rounded-md border border-rose-200 bg-rose-50 p-3 text-sm text-rose-800">
             <span>{actionError}</span>
