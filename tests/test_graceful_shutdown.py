@@ -16,6 +16,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.api import create_workflow, sign_up
 from tests.support.local_http import LocalHttpServer
 from tests.support.processes import Processes, free_port, wait_ready
 from tests.support.runs import eventually
@@ -53,32 +54,13 @@ async def started_api(
         yield client, process
 
 
-async def sign_up(api: httpx.AsyncClient) -> dict[str, str]:
-    credentials = {
-        "email": f"u-{uuid.uuid4().hex[:8]}@example.com",
-        "password": "correct horse battery",
-    }
-    assert (await api.post("/api/auth/register", json=credentials)).status_code == 201
-    login = await api.post("/api/auth/login", json=credentials)
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
-async def create(
-    api: httpx.AsyncClient, headers: dict[str, str], definition: dict[str, Any]
-) -> dict[str, Any]:
-    created = await api.post("/api/workflows", json={"definition": definition}, headers=headers)
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
 async def test_a_stopped_worker_finishes_its_activity_before_it_exits(
     processes: Processes, local_http: LocalHttpServer
 ) -> None:
     local_http.route("/slow", responses=[(200, {"done": True}, {})], delay=2.0)
     async with started_api(processes) as (api, _):
         headers = await sign_up(api)
-        workflow = await create(
+        workflow = await create_workflow(
             api,
             headers,
             {
@@ -133,7 +115,7 @@ async def test_a_stopped_api_answers_the_requests_it_has_in_flight(processes: Pr
     processes.start("worker", "-m", "worker")
     async with started_api(processes) as (api, api_process):
         headers = await sign_up(api)
-        workflow = await create(
+        workflow = await create_workflow(
             api,
             headers,
             {

@@ -31,7 +31,7 @@ from core.logs import log_format
 from core.temporal import connect
 from core.temporal_runtime import temporal_runtime
 from core.tracing import temporal_interceptors, tracer_provider
-from tests.support.api import POSTGRES_URL, reset_postgres, sign_up, user_id
+from tests.support.api import POSTGRES_URL, create_workflow, reset_postgres, sign_up, user_id
 from tests.support.local_http import LocalHttpServer
 from tests.support.processes import Processes, free_port, wait_ready
 from tests.support.runs import eventually
@@ -132,15 +132,6 @@ def fetch_definition(url: str, **fields: Any) -> dict[str, Any]:
         ],
         **fields,
     }
-
-
-async def create_workflow(
-    api: httpx.AsyncClient, headers: dict[str, str], definition: dict[str, Any]
-) -> dict[str, Any]:
-    created = await api.post("/api/workflows", json={"definition": definition}, headers=headers)
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
 
 
 async def finished_run(

@@ -88,6 +88,16 @@ async def sign_up(api: httpx.AsyncClient, email: str | None = None) -> dict[str,
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
+async def create_workflow(
+    api: httpx.AsyncClient, headers: dict[str, str], definition: dict[str, Any]
+) -> dict[str, Any]:
+    """Save `definition` as a new workflow of the signed-in user; the API's answer."""
+    created = await api.post("/api/workflows", json={"definition": definition}, headers=headers)
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
 async def user_id(api: httpx.AsyncClient, headers: dict[str, str]) -> str:
     me = await api.get("/api/auth/me", headers=headers)
     return str(me.json()["id"])
