@@ -39,6 +39,7 @@ from api.routes import (
 )
 from api.schemas import UnprocessableAnswer
 from api.security import CODEC_SCOPE, AccessTokens
+from api.security_headers import SecurityHeaders
 from core import tracing
 from core.config import Settings, get_settings
 from core.db import create_engine, session_factory
@@ -117,6 +118,7 @@ def create_app(
     if provider is not None:
         app.add_middleware(RequestSpans, tracer=provider.get_tracer(tracing.TRACER_NAME))
     codec.install(app, settings)  # /api/codec: the Temporal UI's codec server, with its CORS
+    app.add_middleware(SecurityHeaders)  # CSP, nosniff, DENY framing: as nginx.conf sets
     app.add_middleware(RequestContext)  # outermost: every line of the request has its id
     _add_error_handlers(app)
     app.include_router(health.router)
