@@ -29,8 +29,10 @@ def mount_frontend(app: FastAPI, directory: Path) -> bool:
 
     async def web_app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"].lstrip("/")
-        # Any method: an unknown API path is a 404 whatever the method, not a 405.
-        if scope["type"] != "http" or path.startswith(_API_PREFIXES):
+        # Any method: an unknown API path is a 404 whatever the method, not a 405 — and so
+        # is one spelled in capitals or with backslashes, rather than a page of the app.
+        api_like = path.replace("\\", "/").lstrip("/").lower().startswith(_API_PREFIXES)
+        if scope["type"] != "http" or api_like:
             raise NotFound("not found")
         if scope["method"] not in ("GET", "HEAD"):
             raise NotFound("not found")
