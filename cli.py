@@ -95,14 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a definition file on Temporal and follow it")
     run.add_argument("file", type=Path)
-    run.add_argument(
-        "--input",
-        "-i",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a run input; VALUE is JSON unless the input is declared as a string",
-    )
+    _add_input_option(run)
     run.add_argument("--task-queue", help="override TEMPORAL_TASK_QUEUE")
     run.set_defaults(handler=_run)
 
@@ -216,20 +209,43 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _parse_inputs(definition: Definition, pairs: list[str]) -> dict[str, Any]:
+def _add_input_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a run input; VALUE is JSON unless the input is declared as a string",
+    )
+
+
+def _input_pairs(pairs: list[str], string_inputs: set[str]) -> dict[str, Any]:
+    """`--input KEY=VALUE` pairs: VALUE as JSON unless KEY is a string input (or not JSON).
+
+    Raises ValueError for a pair without `=`.
+    """
     given: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--input {pair!r}: expected KEY=VALUE")
-        spec = definition.inputs.get(key)
-        if spec is not None and spec.type == "string":
+            raise ValueError(f"--input {pair!r}: expected KEY=VALUE")
+        if key in string_inputs:
             given[key] = text
             continue
         try:
             given[key] = json.loads(text)
         except json.JSONDecodeError:
             given[key] = text
+    return given
+
+
+def _parse_inputs(definition: Definition, pairs: list[str]) -> dict[str, Any]:
+    strings = {name for name, spec in definition.inputs.items() if spec.type == "string"}
+    try:
+        given = _input_pairs(pairs, strings)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     return resolve_inputs(definition, given)
 
 
@@ -352,14 +368,7 @@ def _add_remote_commands(commands: "argparse._SubParsersAction[argparse.Argument
     history.set_defaults(handler=_remote(_runs_list))
     start = runs.add_parser("start", parents=[options], help="run a saved workflow")
     start.add_argument("workflow", metavar="WORKFLOW", help="its name or id")
-    start.add_argument(
-        "--input",
-        "-i",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a run input; VALUE is JSON unless the input is declared as a string",
-    )
+    _add_input_option(start)
     start.add_argument("--wait", action="store_true", help="follow it and print its output")
     start.set_defaults(handler=_remote(_runs_start))
     logs = runs.add_parser("logs", parents=[options], help="a run node by node")
@@ -659,23 +668,18 @@ def _runs_start(args: argparse.Namespace, api: RemoteApi) -> int:
 
 
 def _remote_inputs(definition: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` pairs: VALUE as JSON unless the input is declared a string (the API
-    checks them against the definition and fills in defaults)."""
+    """The run's inputs from `--input` pairs (the API checks them against the definition and
+    fills in defaults)."""
     declared = definition.get("inputs") or {}
-    given: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep:
-            raise RemoteError(f"--input {pair!r}: expected KEY=VALUE")
-        spec = declared.get(key)
-        if isinstance(spec, dict) and spec.get("type") == "string":
-            given[key] = text
-            continue
-        try:
-            given[key] = json.loads(text)
-        except json.JSONDecodeError:
-            given[key] = text
-    return given
+    strings = {
+        name
+        for name, spec in declared.items()
+        if isinstance(spec, dict) and spec.get("type") == "string"
+    }
+    try:
+        return _input_pairs(pairs, strings)
+    except ValueError as error:
+        raise RemoteError(str(error)) from None
 
 
 def _runs_logs(args: argparse.Namespace, api: RemoteApi) -> int:

@@ -33,7 +33,7 @@ from api.workflow_files import (
     slug,
 )
 from core.config import Settings
-from tests.support.api import POSTGRES_URL, reset_postgres, simple_definition
+from tests.support.api import POSTGRES_URL, create_workflow, reset_postgres, simple_definition
 from tests.support.local_http import LocalHttpServer
 from tests.support.processes import ROOT, Processes, free_port, wait_ready
 from worker import create_worker
@@ -57,12 +57,7 @@ class Account:
     key: str
 
     async def create(self, definition: dict[str, Any]) -> dict[str, Any]:
-        answer = await self.server.http.post(
-            "/api/workflows", json={"definition": definition}, headers=self.headers
-        )
-        assert answer.status_code == 201, answer.text
-        body: dict[str, Any] = answer.json()
-        return body
+        return await create_workflow(self.server.http, self.headers, definition)
 
     async def workflows(self) -> dict[str, dict[str, Any]]:
         """The account's workflows by name."""

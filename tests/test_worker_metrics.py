@@ -9,13 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from activities.metrics import serve_metrics
 from core.config import Settings
 from tests.support.api import sign_up
+from tests.support.processes import free_port
 from tests.test_api_runs import create, finished, start
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def sample_values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
