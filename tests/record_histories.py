@@ -122,6 +122,10 @@ RECORDINGS = [
     Recording("conditional-branch", "conditional-branch"),
     Recording("conditional-branch-red", "conditional-branch", inputs={"repo": "acme/billing"}),
     Recording("foreach-enrich", "foreach-enrich", inputs={"top": 8}),
+    # Recorded after the `node-activity-ids` patch (the ones above were recorded before it),
+    # so that replay covers runs from both sides of it.
+    Recording("diamond-node-activity-ids", "diamond", inputs={"city": "Paris"}),
+    Recording("foreach-enrich-node-activity-ids", "foreach-enrich", inputs={"top": 8}),
     Recording("flaky-retry", "flaky-retry"),
     Recording("approval", "approval", approve="sign_off"),
     Recording("on-failure-alert", "on-failure-alert", fails=True),

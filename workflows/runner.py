@@ -57,6 +57,8 @@ NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "sk
 RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
 _SETTLED: set[str] = {"succeeded", "failed", "skipped"}
 _MAX_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+NODE_ACTIVITY_IDS = "node-activity-ids"
+"""Patch: a node's activity is scheduled with an id naming the node (see `_activity_id`)."""
 PINNED_ERROR = "PinnedError"
 """The error type of a node a dry run fails on purpose (`DryRun.pinned_errors`)."""
 
@@ -486,6 +488,7 @@ class DagRunner:
         )
         timeout = parse_duration(node.timeout or self.defaults.timeout)
         retry_policy = _retry_policy(node.retry or self.defaults.retry)
+        activity_id = self._activity_id(node_input)
         try:
             if node.mode == "local":
                 return await workflow.execute_local_activity(
@@ -494,6 +497,7 @@ class DagRunner:
                     result_type=NodeResult,
                     start_to_close_timeout=timeout,
                     retry_policy=retry_policy,
+                    activity_id=activity_id,
                 )
             return await workflow.execute_activity(
                 node.type,
@@ -502,9 +506,23 @@ class DagRunner:
                 start_to_close_timeout=timeout,
                 heartbeat_timeout=min(timeout, _MAX_HEARTBEAT_TIMEOUT),
                 retry_policy=retry_policy,
+                activity_id=activity_id,
             )
         except ActivityError as error:
             raise _node_failed_from(error, retry_policy) from None
+
+    def _activity_id(self, node_input: NodeInput) -> str | None:
+        """The node's idempotency key without the run id (`fetch`, `loop[3].fetch`).
+
+        Named ids read well in Temporal's UI, and replay then catches a change that starts
+        activities of one type in another order at the first command that differs; with
+        Temporal's sequence ids ("1", "2", …) it shows only if the swapped results later
+        change what the run does. Runs started before the change keep the sequence ids
+        (None) so that their histories still replay.
+        """
+        if not workflow.patched(NODE_ACTIVITY_IDS):
+            return None
+        return node_input.idempotency_key.removeprefix(f"{self.run_id}:")
 
     async def _delay(self, params: dict[str, Any]) -> NodeResult:
         duration = parse_duration(DelayParams.model_validate(params).duration)
