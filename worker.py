@@ -16,6 +16,7 @@ from activities.attempts import FailedAttemptInterceptor
 from activities.log_context import ActivityLogContext
 from activities.metrics import serve_metrics
 from activities.registry import worker_activities
+from activities.secret_redaction import SecretRedaction
 from activities.support import ActivityRegistry
 from core import tracing
 from core.config import Settings, get_settings
@@ -94,7 +95,7 @@ async def create_worker(
             workflows=WORKFLOWS,
             activities=list(activities.values()),
             workflow_runner=workflow_runner(settings),
-            interceptors=[ActivityLogContext(), FailedAttemptInterceptor()],
+            interceptors=[ActivityLogContext(), FailedAttemptInterceptor(), SecretRedaction()],
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),

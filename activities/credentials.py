@@ -1,19 +1,26 @@
 """Resolving a node's credential inside the worker: by name, for the run's owner, decrypted here.
 
 The workflow only ever carries the credential's name; the secret exists in this process's
-memory for the duration of one call and in no payload, history, output or log line.
+memory for the duration of one call and in no payload, history, output or log line (a
+service that echoes it back is scrubbed, see `activities.secret_redaction`).
 """
 
+import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.secret_redaction import remember_secrets
+from core.credential_kinds import secret_values
 from core.crypto import CredentialCipher, CredentialDecryptError, associated_data
+from core.db import is_unreachable
 from core.models import AuditLog, Credential, utcnow
 from workflows.catalog import NODE_TYPES
 from workflows.contract import NodeInput
@@ -50,9 +57,28 @@ class CredentialStore:
         return resolved
 
     async def resolve(self, owner_id: str | None, name: str, run_id: str) -> ResolvedCredential:
-        """The owner's credential `name`, decrypted; its use is stamped and audited."""
+        """The owner's credential `name`, decrypted; its use is stamped and audited.
+
+        While the database is unreachable the lookup is tried again within the activity,
+        heartbeating, until its start-to-close timeout nears: a node's retry policy allows
+        few attempts a few seconds apart (3 within 3 s by default), and spending them on a
+        database outage would fail the node for good.
+        """
         if owner_id is None:
             raise _unusable(f"credential '{name}' needs a run started through Flowpilot's API")
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                return await self._lookup(owner_id, name, run_id)
+            except Exception as error:
+                if not is_unreachable(error) or not _may_wait(pause):
+                    raise
+            if not activity.info().is_local:
+                activity.heartbeat()
+            await asyncio.sleep(pause.total_seconds())
+            pause = min(pause * 2, _LONGEST_PAUSE)
+
+    async def _lookup(self, owner_id: str, name: str, run_id: str) -> ResolvedCredential:
         async with self._sessions() as session:
             query = select(Credential).where(
                 Credential.owner_id == uuid.UUID(owner_id), Credential.name == name
@@ -75,7 +101,24 @@ class CredentialStore:
                 )
             )
             await session.commit()
+            remember_secrets(secret_values(credential.kind, data))
             return ResolvedCredential(kind=credential.kind, data=data)
+
+
+_FIRST_PAUSE = timedelta(seconds=0.5)
+_LONGEST_PAUSE = timedelta(seconds=5)
+
+
+def _may_wait(pause: timedelta) -> bool:
+    """Whether the current activity may pause this long and still try once more within
+    its start-to-close timeout. Never outside an activity."""
+    if not activity.in_activity():
+        return False
+    info = activity.info()
+    if info.start_to_close_timeout is None:
+        return False
+    deadline = info.started_time + info.start_to_close_timeout
+    return datetime.now(UTC) + pause * 2 < deadline
 
 
 def _unusable(message: str) -> ApplicationError:

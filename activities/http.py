@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.credentials import CredentialStore, ResolvedCredential
+from activities.secret_redaction import remember_secrets
 from activities.support import connector_errors, heartbeating, validate_params
 from connectors.http import HttpClient
 from workflows.catalog import HttpRequestParams
@@ -67,7 +68,9 @@ class HttpActivities:
                 non_retryable=True,
             )
         resolved = await self._credentials.resolve_for(node)
-        return auth_headers(node.credential, resolved)
+        headers = auth_headers(node.credential, resolved)
+        remember_secrets(headers.values())  # as sent: a Basic pair is only there in base64
+        return headers
 
 
 def auth_headers(name: str, credential: ResolvedCredential) -> dict[str, str]:

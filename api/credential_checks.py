@@ -13,6 +13,8 @@ from connectors import email, llm, notion, sheets, slack
 from connectors.errors import ConnectorError
 from connectors.netguard import GuardedTransport
 from core.config import Settings
+from core.credential_kinds import secret_values
+from core.redaction import redact
 
 Check = Callable[[dict[str, Any], Settings], Awaitable[str]]
 
@@ -96,8 +98,9 @@ async def check_connection(
         return CredentialTestResult(ok=True, live=False, message=f"stored and valid; {reason}")
     # An incoming webhook cannot be tested without posting: only its host is vetted.
     live = not (kind == "slack" and not data.get("bot_token"))
+    secrets = secret_values(kind, data)  # a service may quote what it was sent
     try:
         message = await check(data, settings)
     except ConnectorError as error:
-        return CredentialTestResult(ok=False, live=live, message=error.message)
-    return CredentialTestResult(ok=True, live=live, message=message)
+        return CredentialTestResult(ok=False, live=live, message=redact(error.message, secrets))
+    return CredentialTestResult(ok=True, live=live, message=redact(message, secrets))

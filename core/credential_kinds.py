@@ -5,8 +5,9 @@ so they never show in a repr or a log line. Validation errors name the field, ne
 the value.
 """
 
+import contextlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -168,3 +169,25 @@ def plain_data(data: CredentialData) -> dict[str, Any]:
         if isinstance(value, SecretStr):
             dumped[info.alias or name] = value.get_secret_value()
     return dumped
+
+
+def secret_values(kind: str, data: dict[str, Any]) -> list[str]:
+    """The secret strings in a credential's stored data: its `SecretStr` fields, and for a
+    service-account key file also the private key inside it."""
+    model = KINDS.get(kind)
+    if model is None:
+        return []
+    secrets: list[str] = []
+    for name, info in model.model_fields.items():
+        value = data.get(info.alias or name)
+        if isinstance(value, str) and _is_secret(info.annotation):
+            secrets.append(value)
+    if kind == "google_service_account":
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            key_file = json.loads(data["service_account_json"])
+            secrets.append(str(key_file["private_key"]))
+    return secrets
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)

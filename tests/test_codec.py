@@ -2,16 +2,12 @@
 runs carry, while Flowpilot shows the run as before, and the codec endpoint opens payloads
 for signed-in users and for the Temporal Web UI's origin, and no other."""
 
-import asyncio
 import base64
-import binascii
 import contextlib
 import json
-import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from http.cookies import Morsel, SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -36,11 +32,12 @@ from core.codec import (
 )
 from core.config import Settings
 from core.secrets import derive_key
-from core.temporal import connect, temporal_binary
+from core.temporal import connect
 from tests.support.api import POSTGRES_URL, app_client, reset_postgres, sign_up
+from tests.support.canary import readable
 from tests.support.local_http import LocalHttpServer
-from tests.support.processes import Processes, free_port, wait_ready
 from tests.support.runs import definition, eventually, start_run
+from tests.support.stack import Flowpilot, flowpilot_stack, temporal_id
 from worker import create_worker
 from workflows.dag import DagWorkflow, RunInput
 from workflows.definition import validate_definition
@@ -68,31 +65,6 @@ def as_json(payload: Payload) -> dict[str, Any]:
         },
         "data": base64.b64encode(payload.data).decode(),
     }
-
-
-def readable(text: str, canary: str) -> bool:
-    """Whether `canary` can be read in `text` (JSON): as it is, or inside any base64 string."""
-    if canary in text:
-        return True
-    return any(canary.encode() in _unbase64(value) for value in _strings(json.loads(text)))
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _unbase64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return b""
 
 
 # -- the codec ------------------------------------------------------------------------------
@@ -383,101 +355,17 @@ async def test_turning_encryption_off_strands_encrypted_runs(
 # -- the real thing: API and worker processes on PostgreSQL, Redis and Temporal ---------------
 
 
-@dataclass
-class Flowpilot:
-    """A running API (over HTTP) and worker, with a signed-in user."""
-
-    api: httpx.AsyncClient
-    headers: dict[str, str]
-    temporal_address: str
-    processes: Processes
-
-    async def run_workflow(self, raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-        created = await self.api.post(
-            "/api/workflows", json={"definition": raw}, headers=self.headers
-        )
-        assert created.status_code == 201, created.text
-        started = await self.api.post(
-            f"/api/workflows/{created.json()['id']}/runs",
-            json={"inputs": inputs},
-            headers=self.headers,
-        )
-        assert started.status_code == 201, started.text
-        return await self.finished(started.json()["id"])
-
-    async def finished(self, run_id: str) -> dict[str, Any]:
-        async def read() -> dict[str, Any]:
-            answer = await self.api.get(f"/api/runs/{run_id}", headers=self.headers)
-            assert answer.status_code == 200, answer.text
-            body: dict[str, Any] = answer.json()
-            return body
-
-        try:
-            return await eventually(read, lambda run: run["status"] not in RUNNING, within=60)
-        except AssertionError:
-            print(self.processes.log_of("worker"))
-            raise
-
-    async def temporal(self, *args: str) -> str:
-        """The Temporal CLI's answer (JSON) about this instance's Temporal server."""
-        return await temporal_cli(*args, "--address", self.temporal_address, "--output", "json")
-
-
-RUNNING = ("pending", "running", "waiting")
-
-
-async def temporal_cli(*args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        temporal_binary(),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode(errors="replace")
-    return out.decode()
-
-
-def temporal_id(run: dict[str, Any]) -> str:
-    found = re.search(r"/workflows/([^/]+)/", run["temporal_url"])
-    assert found, run["temporal_url"]
-    return found.group(1)
-
-
 @contextlib.asynccontextmanager
 async def flowpilot(
     temporal_address: str, logs: Path, *, encrypted: bool
 ) -> AsyncIterator[Flowpilot]:
-    port = free_port()
-    processes = Processes(
-        {
-            "DATABASE_URL": POSTGRES_URL,
-            "REDIS_URL": REDIS_URL,
-            "TEMPORAL_ADDRESS": temporal_address,
-            "TEMPORAL_TASK_QUEUE": f"codec-{uuid.uuid4().hex[:8]}",
-            "TEMPORAL_UI_URL": UI_ORIGIN,
-            "PAYLOAD_ENCRYPTION": "true" if encrypted else "false",
-            "FLOWPILOT_SECRET_KEY": secrets.token_urlsafe(32),
-            "DATA_DIR": str(logs),
-            "FRONTEND_DIR": str(logs / "no-frontend"),
-            "HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-            "RATE_LIMIT_API_PER_MINUTE": "100000",
-            "WORKER_METRICS_PORT": "0",
-            "API_WORKERS": "1",
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(port),
-        },
-        logs,
-    )
-    api_process = processes.start("api", "-m", "cli", "api")
-    processes.start("worker", "-m", "worker")
-    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        await wait_ready(api, api_process)
-        yield Flowpilot(api, await sign_up(api), temporal_address, processes)
-    finally:
-        await api.aclose()
-        processes.stop_all()
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "TEMPORAL_UI_URL": UI_ORIGIN,
+        "PAYLOAD_ENCRYPTION": "true" if encrypted else "false",
+    }
+    async with flowpilot_stack(temporal_address, logs, env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
