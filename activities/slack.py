@@ -1,8 +1,9 @@
 """The activities of slack.post_message.
 
-Slack's `chat.postMessage` has no idempotency key, so a retry after a lost answer could
-post twice; retries only happen on answers that say nothing was posted (429, 5xx,
-`ratelimited`, network errors before an answer).
+Slack's `chat.postMessage` has no idempotency key. Answers that say nothing was posted
+(429, 5xx, `ratelimited`) are retried, and so are network errors: one that cuts the call
+after Slack posted (a read timeout, a worker killed mid-call) makes the retry post again.
+Delivery is at least once, as a lost announcement is usually worse than a repeated one.
 """
 
 from dataclasses import dataclass, field
