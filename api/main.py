@@ -42,7 +42,7 @@ from api.security import CODEC_SCOPE, AccessTokens
 from api.security_headers import SecurityHeaders
 from core import tracing
 from core.config import Settings, get_settings
-from core.db import create_engine, session_factory
+from core.db import DatabaseUnavailable, create_engine, is_unreachable, session_factory
 from core.migrate import upgrade
 from core.runtime import freeze_startup_objects
 from core.secrets import derive_key, instance_secret
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 API_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": UnprocessableAnswer, "description": "The request cannot be processed"}
 }
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def create_app(
@@ -92,6 +93,7 @@ def create_app(
         summary="Durable workflow automation on Temporal",
         version="0.1.0",
         lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,  # 413 before a route reads the body
     )
     app.state.settings = settings
     app.state.access_tokens = AccessTokens(derive_key(instance_secret(settings), "jwt"))
@@ -177,11 +179,17 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=409,
         )
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(_request: Request, _error: DatabaseUnavailable) -> JSONResponse:
+        return _database_unavailable()
+
     @app.exception_handler(DBAPIError)
     async def unstorable(_request: Request, error: DBAPIError) -> JSONResponse:
         """A value the database refuses to store or even compare (SQLSTATE class 22, e.g. a
-        NUL character in text), whichever error class the driver maps it to. Any other
-        database error stays a server error."""
+        NUL character in text), whichever error class the driver maps it to; a connection
+        the database dropped. Any other database error stays a server error."""
+        if is_unreachable(error):
+            return _database_unavailable()
         sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
         if not (isinstance(error, DataError) or sqlstate.startswith("22")):
             raise error
@@ -194,3 +202,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_definition(_request: Request, error: DefinitionError) -> JSONResponse:
         issues = [issue.model_dump() for issue in error.issues]
         return JSONResponse({"detail": issues}, status_code=422)
+
+
+def _database_unavailable() -> JSONResponse:
+    """The database cannot be reached (stopped, restarting, unreachable): the client may
+    retry, so a 503 with a hint of when rather than a 500."""
+    return JSONResponse(
+        {"detail": "the database is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )

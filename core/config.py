@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="On SIGTERM the worker stops polling and gives in-flight activities this "
         "long to finish before cancelling them (Temporal retries what was cut short).",
     )
+    api_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Request bodies larger than this are refused with 413 before they are "
+        "read (nginx.conf's client_max_body_size is the same 10 MB).",
+    )
     api_shutdown_grace_seconds: float = Field(
         default=30.0,
         ge=0,
