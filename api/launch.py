@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from api import audit
 from api.errors import ServiceUnavailable
-from api.limits import refuse_nul
+from api.limits import refuse_nul, refuse_oversized_run_data
 from api.metrics import RUNS_STARTED
 from core.config import Settings
 from core.logs import bind
@@ -60,6 +60,7 @@ async def launch_run(
     Temporal run id with the run's first progress, so a start costs one commit.
     """
     refuse_nul(inputs, ["body"])
+    refuse_oversized_run_data(inputs=inputs, outputs=reused_outputs)
     run_id = uuid.uuid4()
     run = Run(
         id=run_id,

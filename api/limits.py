@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import Request
 
 from api.errors import Unprocessable
+from workflows.definition import MAX_RUN_DATA_BYTES, json_size
 
 MAX_JSON_DEPTH = 64
 """How deeply a JSON body may nest. Far beyond any definition, input or webhook payload, and
@@ -45,6 +46,20 @@ def refuse_nul(value: Any, location: list[str]) -> None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def refuse_oversized_run_data(**parts: Any) -> None:
+    """422 when what a run starts with (inputs, outputs it reuses) is over MAX_RUN_DATA_BYTES
+    together: it travels in one Temporal payload beside the definition."""
+    size = json_size(parts)
+    if size > MAX_RUN_DATA_BYTES:
+        names = " and ".join(name for name, value in parts.items() if value)
+        message = (
+            f"the run's {names} are {size / 1024:.0f} KB; at most "
+            f"{MAX_RUN_DATA_BYTES // 1024} KB (pass large data by URL)"
+        )
+        location = ["body", next(name for name, value in parts.items() if value)]
+        raise Unprocessable([{"loc": location, "msg": message, "type": "run_data_too_large"}])
 
 
 async def check_json_body(request: Request) -> None:

@@ -8,6 +8,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.errors import ServiceUnavailable
+from api.limits import refuse_oversized_run_data
 from api.schemas import NodeTestRequest, NodeTestResult
 from core.config import Settings
 from workflows.dag import DagWorkflow, RunInput
@@ -35,6 +36,7 @@ def step_definition(request: NodeTestRequest) -> Definition:
 async def run_node_test(
     client: Client, settings: Settings, request: NodeTestRequest, owner_id: uuid.UUID
 ) -> NodeTestResult:
+    refuse_oversized_run_data(inputs=request.inputs, upstream=request.upstream)
     definition = step_definition(request)
     node_id = definition.nodes[-1].id
     run_input = RunInput(

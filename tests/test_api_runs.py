@@ -552,10 +552,11 @@ async def test_a_workflow_calling_itself_stops_at_the_nesting_limit(
     assert "nest deeper than 5" in run["error"]
 
 
-async def test_a_start_temporal_refuses_leaves_no_run_and_no_audit_row(
+async def test_inputs_too_big_for_temporal_are_refused_before_anything_is_recorded(
     live_api: httpx.AsyncClient,
 ) -> None:
-    """Inputs over Temporal's payload limit: the row and its audit row go, the answer says why."""
+    """Inputs over what a run may carry through Temporal: 422 naming them, no run row and no
+    audit row (before the limit, the row was written and Temporal's refusal answered 503)."""
     headers = await sign_up(live_api)
     definition = {
         "name": "Big",
@@ -567,8 +568,10 @@ async def test_a_start_temporal_refuses_leaves_no_run_and_no_audit_row(
     answer = await live_api.post(
         f"/api/workflows/{workflow_id}/runs", json=too_big, headers=headers
     )
-    assert answer.status_code == 503, answer.text
-    assert "Temporal did not accept the run" in answer.json()["detail"]
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", "inputs"]
+    assert "pass large data by URL" in problem["msg"]
     assert (await live_api.get("/api/runs", headers=headers)).json()["items"] == []
     async with live_api._transport.app.state.sessions() as session:  # type: ignore[attr-defined]
         query = select(AuditLog).where(AuditLog.action == "run.start")

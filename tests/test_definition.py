@@ -10,6 +10,7 @@ import pytest
 from workflows.catalog import NODE_TYPES
 from workflows.cron import check_cron
 from workflows.definition import (
+    MAX_NODES,
     Definition,
     DefinitionError,
     Issue,
@@ -221,13 +222,18 @@ def test_on_failure_node_cannot_need_a_main_node_but_may_read_it() -> None:
     )
 
 
-def test_long_chain_validates_without_hitting_the_recursion_limit() -> None:
-    chain = [transform("n0")] + [transform(f"n{i}", needs=[f"n{i - 1}"]) for i in range(1, 3000)]
+def test_the_longest_chain_validates_without_hitting_the_recursion_limit() -> None:
+    """As many nodes as a definition may hold, each needing the one before: as deep as
+    Python's default recursion limit, so a recursive check would fail here."""
+    last = MAX_NODES - 1
+    chain = [transform("n0")] + [
+        transform(f"n{i}", needs=[f"n{i - 1}"]) for i in range(1, last + 1)
+    ]
     chain[-1]["params"]["value"] = "{{ nodes.n0.output }}"
 
     checked = assert_valid(definition(*chain))
 
-    assert "n0" in upstream_map(checked.nodes)["n2999"]
+    assert "n0" in upstream_map(checked.nodes)[f"n{last}"]
 
 
 def test_find_cycle_and_upstream_map() -> None:

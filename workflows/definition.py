@@ -6,6 +6,7 @@ one `DefinitionError` listing every problem, each naming its node and field.
 """
 
 import difflib
+import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,14 @@ from workflows.durations import Duration
 
 NODE_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 SCHEMA_VERSION = "flowpilot/v1"
+MAX_DEFINITION_BYTES = 512 * 1024
+"""A definition's size as compact JSON. Every run carries its definition through Temporal,
+whose payloads stop at 2 MB, beside the run's inputs (`MAX_RUN_DATA_BYTES`)."""
+MAX_RUN_DATA_BYTES = 1024 * 1024
+"""The size of what a run starts with beside its definition (inputs, a webhook's delivery,
+reused or sample outputs), as compact JSON."""
+MAX_NODES = 1000
+"""Nodes in one list: the graph, `on_failure`, a `foreach` body."""
 _SCOPE_NAMES = {"inputs", "nodes", "run"}
 
 
@@ -139,9 +148,10 @@ class Definition(_Model):
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     trigger: Trigger = Field(default_factory=ManualTrigger)
     defaults: Defaults = Field(default_factory=Defaults)
-    nodes: list[Node] = Field(min_length=1)
+    nodes: list[Node] = Field(min_length=1, max_length=MAX_NODES)
     on_failure: list[Node] = Field(
         default_factory=list,
+        max_length=MAX_NODES,
         description="Nodes run after the workflow fails, with `error` in scope.",
     )
     output: Any = Field(default=None, description="The run's result; templates are rendered.")
@@ -152,8 +162,17 @@ def json_schema() -> dict[str, Any]:
     return Definition.model_json_schema(by_alias=True)
 
 
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON, the way it travels to Temporal and the database."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
 def validate_definition(raw: dict[str, Any] | Definition) -> Definition:
     """Parse and fully check a definition; raise DefinitionError listing every problem."""
+    if isinstance(raw, dict) and (size := json_size(raw)) > MAX_DEFINITION_BYTES:
+        limit = MAX_DEFINITION_BYTES // 1024
+        message = f"the definition is {size / 1024:.0f} KB; at most {limit} KB"
+        raise DefinitionError([Issue(node=None, field="", message=message)])
     definition, issues = _parse(raw)
     if definition is not None:
         issues += _uncovered(find_issues(definition), issues)

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from api import audit, crud
 from api.deps import Editor, SessionDep, SettingsDep
 from api.errors import GatewayTimeout, ServiceUnavailable
+from api.limits import refuse_oversized_run_data
 from api.schemas import Strict
 from api.temporal import temporal_client
 from core.config import Settings
@@ -89,6 +90,7 @@ async def dry_run_workflow(
     definition = validate_definition(body.definition)
     await crud.check_credentials(session, user.id, body.definition)
     inputs = resolve_inputs(definition, body.inputs)
+    refuse_oversized_run_data(inputs=inputs, pinned=body.pinned)
     dry_run = DryRun(pinned=body.pinned, pinned_errors=body.pinned_errors)
     _check_pins(definition, dry_run)
     run_id = f"dry-run-{uuid.uuid4()}"
