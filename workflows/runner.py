@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -52,6 +53,10 @@ from workflows.durations import parse_duration
 
 FOREACH_BATCH_WORKFLOW = "ForeachBatchWorkflow"
 MAX_SUBWORKFLOW_DEPTH = 5
+MAX_PARAMS_BYTES = 2_000_000
+"""The most a node's rendered params may take as JSON. They travel to its activity or child
+workflow in one Temporal payload, which the server refuses over 2 MiB by default: the workflow
+task scheduling it would fail again and again, and the run hang."""
 
 NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
 RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
@@ -385,15 +390,19 @@ class DagRunner:
             raise NodeFailed(message, "InternalError") from None
 
     def _render_params(self, node: Node) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        for name, value in node.params.items():
-            if node.type == "foreach" and name in ("nodes", "output"):
-                params[name] = value
-                continue
-            try:
-                params[name] = templates.render_value(value, self.context)
-            except templates.TemplateError as error:
-                raise NodeFailed(f"param '{name}': {error}", "TemplateError") from None
+        """The node's params rendered in one go, so that one template budget and size cap
+        cover all of them: a node cannot multiply them by spreading templates over params."""
+        held = ("nodes", "output") if node.type == "foreach" else ()
+        try:
+            rendered = templates.render_value(
+                {name: value for name, value in node.params.items() if name not in held},
+                self.context,
+            )
+        except templates.TemplateError as error:
+            raise NodeFailed(f"param '{error.location}': {error}", "TemplateError") from None
+        params = {
+            name: node.params[name] if name in held else rendered[name] for name in node.params
+        }
         try:
             NODE_TYPES[node.type].params_model.model_validate(params)
         except ValidationError as error:
@@ -401,6 +410,10 @@ class DagRunner:
                 f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
             )
             raise NodeFailed(problems, "InvalidParams") from None
+        size = len(pydantic_core.to_json(params))
+        if size > MAX_PARAMS_BYTES:
+            message = f"params take {size:,} bytes as JSON, over the {MAX_PARAMS_BYTES:,} allowed"
+            raise NodeFailed(message, "ParamsTooLarge")
         return params
 
     async def _execute(self, node: Node, params: dict[str, Any]) -> NodeResult:

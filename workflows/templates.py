@@ -6,16 +6,19 @@ everything here is pure and deterministic: no I/O, clock, randomness or threads.
 mutation of data; on top of it this module bounds what a template may cost:
 
 - size: no string, list or dict a template builds, no value it prints and no rendered text may
-  exceed `MAX_OUTPUT_CHARS`. A value's size counts shared parts every time they would be
-  printed, so `[[s] * 1000] * 1000` is as big as its text. Amplifying operations (`*`, `**`,
-  `+`, `%`, `~`, `format`, `replace`, `join`, `indent`, ...) are checked *before* they run;
+  exceed `MAX_OUTPUT_CHARS`, nor may all the templates of one rendered value together. A
+  value's size counts shared parts every time they would be printed, so `[[s] * 1000] * 1000`
+  is as big as its text. Amplifying operations (`*`, `**`, `+`, `%`, `~`, `format`,
+  `replace`, `join`, `indent`, ...) are checked *before* they run;
 - loops: at most `MAX_LOOP_ITERATIONS` `{% for %}` iterations per render, over all loops;
 - nesting: of source brackets and blocks, of values, and of macro calls, is limited by our own
   counters (`MAX_SOURCE_NESTING`, `MAX_NESTING`, `MAX_CALL_DEPTH`) well before Python's
   recursion limit, so a template fails the same way whatever the stack it is rendered from;
 - work: every operator, filter, test, call, lookup, comparison, loop iteration and character
   or item copied, compared or measured draws on a per-render budget of `MAX_WORK` units (each
-  roughly 10 ns of CPU), so CPU time is bounded without a clock and stays deterministic.
+  roughly 10 ns of CPU), so CPU time is bounded without a clock and stays deterministic. A
+  string a template builds costs at least a unit per byte CPython stores it in (a non-ASCII
+  character counts as four), so the budget also bounds the memory a render allocates.
 
 Literals, `{% for %}` iterables, `~` and comparisons reach the budget because `_Hardener`
 rewrites each parsed template to call `_Guards`; everything else goes through the sandbox's
@@ -55,7 +58,8 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import EscapeFormatter, Markup
 
 MAX_OUTPUT_CHARS = 1_000_000
-"""Rendered text, and any value a template builds or prints (its size, as described above)."""
+"""Rendered text, and any value a template builds or prints (its size, as described above);
+also what all the templates in one `render_value` call render to, together."""
 MAX_RANGE = 10_000
 """Items in one `range()`."""
 MAX_LOOP_ITERATIONS = 100_000
@@ -111,6 +115,7 @@ class _Budget:
         self.call_depth = 0
         self.capture_native = False
         self.native: Any = missing
+        self.rendered = 0
         self._sizes: dict[int, tuple[Any, int, int]] = {}
 
     def charge(self, units: int) -> None:
@@ -119,6 +124,13 @@ class _Budget:
             raise TemplateError(
                 f"template does too much work (over {MAX_WORK:,} units in one render); simplify it"
             )
+
+    def add_rendered(self, value: Any) -> None:
+        """Count what one template rendered to against the cap on the whole value: a list of
+        templates must not add up to more than one template may render."""
+        self.rendered += _size(value)
+        if self.rendered > MAX_OUTPUT_CHARS:
+            raise _too_big("the rendered templates together")
 
     def counted(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Yield from `iterable`, counting every item against the loop and work budgets."""
@@ -250,6 +262,14 @@ def _is_opaque(value: Any) -> bool:
 def _length(value: Any) -> int:
     """The cost of scanning `value` once: its length if it is a str, list, tuple or dict."""
     return len(value) if isinstance(value, str | list | tuple | dict) else 0
+
+
+def _wide_surcharge(value: Any) -> int:
+    """The extra cost of building `value` if it is a non-ASCII str, which CPython may store in
+    up to 4 bytes a character: 3 units a character (finding its exact width takes a scan)."""
+    if isinstance(value, str) and not value.isascii():
+        return 3 * len(value)
+    return 0
 
 
 def _is_container(value: Any) -> bool:
@@ -653,7 +673,7 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
         if estimate is not None:
             _check_estimate(estimate(value, *args, **kwargs), result_label)
         result = run(context, value, *args, **kwargs)
-        budget.charge(_check_size(result, result_label))
+        budget.charge(_check_size(result, result_label) + _wide_surcharge(result))
         return result
 
     return guarded
@@ -693,7 +713,7 @@ class _Guards(Extension):
 
     def slice(self, sequence: Any, start: Any, stop: Any, step: Any) -> Any:
         result = sequence[start:stop:step]
-        _budget().charge(_STEP_COST + _length(result))
+        _budget().charge(_STEP_COST + _length(result) + _wide_surcharge(result))
         return result
 
     def concat(self, *parts: Any) -> str:
@@ -701,8 +721,9 @@ class _Guards(Extension):
         for part in parts:
             produced += len(part) if isinstance(part, str) else _check_printable(part, "'~'")
             _check_estimate(produced, "the result of '~'")
-        _budget().charge(_STEP_COST + produced)
-        return "".join(map(str, parts))
+        result = "".join(map(str, parts))
+        _budget().charge(_STEP_COST + produced + _wide_surcharge(result))
+        return result
 
     def compare(self, left: Any, *operations: Any) -> Any:
         """`left op1 right1 op2 right2 ...` as Python chains it (operands all evaluated)."""
@@ -830,8 +851,9 @@ def _capped_concat(parts: Iterable[str]) -> str:
     pieces = list(parts)
     produced = sum(map(len, pieces))
     _check_estimate(produced, "a macro or block body")
-    _budget().charge(produced)
-    return "".join(pieces)
+    result = "".join(pieces)
+    _budget().charge(produced + _wide_surcharge(result))
+    return result
 
 
 class _Environment(ImmutableSandboxedEnvironment):
@@ -862,7 +884,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         budget.charge(_STEP_COST)
         _BINOP_CHECKS[operator](left, right)
         result = self.binop_table[operator](left, right)
-        budget.charge(_length(result))
+        budget.charge(_length(result) + _wide_surcharge(result))
         return result
 
     def call(self, context: Context, function: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -898,7 +920,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         size = _size(result)
         if size > MAX_OUTPUT_CHARS:
             raise _too_big(f"the result of {name}()")
-        budget.charge(size)
+        budget.charge(size + _wide_surcharge(result))
         return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -1109,9 +1131,11 @@ def _render_tree(value: Any, context: Mapping[str, Any], budget: _Budget, path: 
         if not is_template(value):
             return value
         try:
-            return _render_string(value, context, budget)
+            rendered = _render_string(value, context, budget)
+            budget.add_rendered(rendered)
         except TemplateError as error:
             raise TemplateError(str(error), path) from None
+        return rendered
     if isinstance(value, Mapping):
         return {
             key: _render_tree(item, context, budget, _location(path, key))
@@ -1168,7 +1192,7 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
 
     A string that is exactly one `{{ expression }}` keeps the expression's JSON type (a list
     stays a list); any other template renders to a str. Every failure raises TemplateError,
-    and one budget (work, loop iterations) covers the whole value."""
+    and one budget (work, loop iterations, rendered size) covers the whole value."""
     budget = _Budget(context)
     token = _ACTIVE_BUDGET.set(budget)
     try:

@@ -11,6 +11,7 @@ results with `page_size` ≤ 100 and `next_cursor`, and answers every error with
 a 429 `rate_limited` with `Retry-After`.
 """
 
+import contextlib
 import json
 import threading
 import time
@@ -724,12 +725,21 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
 
-@pytest.fixture
-def fake_notion() -> Iterator[FakeNotion]:
-    """A fresh fake Notion on 127.0.0.1; its API base URL is `fake_notion.base_url`."""
+@contextlib.contextmanager
+def serve_notion() -> Iterator[FakeNotion]:
+    """A fresh fake Notion on 127.0.0.1 until the block ends (for wider-scoped fixtures)."""
     notion = FakeNotion()
     handler = type("NotionHandler", (_Handler,), {"notion": notion})
     http = ThreadedHttpServer(handler).start()
     notion.base_url = f"{http.base_url}/v1"
-    yield notion
-    http.stop()
+    try:
+        yield notion
+    finally:
+        http.stop()
+
+
+@pytest.fixture
+def fake_notion() -> Iterator[FakeNotion]:
+    """A fresh fake Notion on 127.0.0.1; its API base URL is `fake_notion.base_url`."""
+    with serve_notion() as notion:
+        yield notion
