@@ -37,7 +37,7 @@ from api.routes import (
     users,
     workflows,
 )
-from api.schemas import UnprocessableAnswer
+from api.schemas import ErrorAnswer, UnprocessableAnswer
 from api.security import CODEC_SCOPE, AccessTokens
 from api.security_headers import SecurityHeaders
 from core import tracing
@@ -54,7 +54,13 @@ if TYPE_CHECKING:
 # FastAPI documents every 422 as its own validation error; the handlers below also answer 422
 # with a definition's issues or a storage refusal, so /api documents all three shapes.
 API_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": UnprocessableAnswer, "description": "The request cannot be processed"}
+    413: {"model": ErrorAnswer, "description": "The request body is larger than the API takes"},
+    422: {"model": UnprocessableAnswer, "description": "The request cannot be processed"},
+    503: {
+        "model": ErrorAnswer,
+        "description": "The database, Temporal or the rate limiter is unavailable; "
+        "try again after `Retry-After` seconds where given",
+    },
 }
 DATABASE_RETRY_AFTER_SECONDS = 5
 

@@ -88,6 +88,12 @@ class UnprocessableAnswer(BaseModel):
     detail: list[FieldProblem | ValidationIssue] | GenerationFailure | str
 
 
+class ErrorAnswer(BaseModel):
+    """A refusal that is not about a field: a body too large, a service unavailable."""
+
+    detail: str
+
+
 class ValidateResponse(BaseModel):
     valid: bool
     errors: list[ValidationIssue]

@@ -4,6 +4,46 @@
  */
 
 export interface paths {
+    "/api/codec/encode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Encode Payloads
+         * @description Seal payloads as workers do (unchanged while PAYLOAD_ENCRYPTION is off).
+         */
+        post: operations["encode_payloads_api_codec_encode_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/codec/decode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decode Payloads
+         * @description Open payloads sealed with this instance's key; others come back as they are.
+         */
+        post: operations["decode_payloads_api_codec_decode_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -95,9 +135,32 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Exchange email and password for a bearer token.
+         * @description Exchange email and password for a bearer token (and the Temporal Web UI's codec
+         *     cookie).
          */
         post: operations["login_api_auth_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Forget the codec cookie in this browser (bearer tokens simply expire).
+         *
+         *     Open without a token, so a browser whose token has expired can still sign out.
+         */
+        post: operations["logout_api_auth_logout_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -861,6 +924,30 @@ export interface components {
             created_at: string;
         };
         /**
+         * CodecPayload
+         * @description A Temporal Payload in protobuf JSON: bytes are base64 strings.
+         */
+        CodecPayload: {
+            /**
+             * Metadata
+             * @description Values in base64.
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * Data
+             * @description The payload's bytes in base64.
+             * @default
+             */
+            data: string;
+        };
+        /** CodecPayloads */
+        CodecPayloads: {
+            /** Payloads */
+            payloads: components["schemas"]["CodecPayload"][];
+        };
+        /**
          * CredentialNeed
          * @description A node that takes a credential, the name the definition gives it, and whether the
          *     user has a credential of that name and of a kind the node accepts.
@@ -974,6 +1061,14 @@ export interface components {
             error?: string | null;
             /** Nodes */
             nodes: components["schemas"]["DryRunNode"][];
+        };
+        /**
+         * ErrorAnswer
+         * @description A refusal that is not about a field: a body too large, a service unavailable.
+         */
+        ErrorAnswer: {
+            /** Detail */
+            detail: string;
         };
         /**
          * FieldProblem
@@ -1464,6 +1559,96 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    encode_payloads_api_codec_encode_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodecPayloads"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodecPayloads"];
+                };
+            };
+            /** @description Not JSON, not base64, or sealed with another instance's key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body over 8388608 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    decode_payloads_api_codec_decode_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodecPayloads"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodecPayloads"];
+                };
+            };
+            /** @description Not JSON, not base64, or sealed with another instance's key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body over 8388608 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     healthz_healthz_get: {
         parameters: {
             query?: never;
@@ -1548,6 +1733,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1555,6 +1749,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1581,6 +1784,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1588,6 +1800,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+        };
+    };
+    logout_api_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The request cannot be processed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1610,6 +1876,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1617,6 +1892,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1639,6 +1923,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyPublic"][];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1646,6 +1939,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1672,6 +1974,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1679,6 +1990,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1701,6 +2021,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1708,6 +2037,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1730,6 +2068,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"][];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1737,6 +2084,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1765,6 +2121,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1772,6 +2137,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1801,6 +2175,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AuditLogPublic_"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1808,6 +2191,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1830,6 +2222,15 @@ export interface operations {
                     "application/json": components["schemas"]["NodeTypePublic"][];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1837,6 +2238,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1863,6 +2273,15 @@ export interface operations {
                     "application/json": components["schemas"]["GeneratedWorkflow"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1870,6 +2289,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1894,6 +2322,15 @@ export interface operations {
                     "application/json": components["schemas"]["GeneratedWorkflow"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1901,6 +2338,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1927,6 +2373,15 @@ export interface operations {
                     "application/json": components["schemas"]["ValidateResponse"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1934,6 +2389,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1960,6 +2424,15 @@ export interface operations {
                     "application/json": components["schemas"]["NodeTestResult"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1967,6 +2440,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1992,6 +2474,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_WorkflowPublic_"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -1999,6 +2490,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2025,6 +2525,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2032,6 +2541,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2056,6 +2574,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2063,6 +2590,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2091,6 +2627,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2098,6 +2643,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2120,6 +2674,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2127,6 +2690,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2151,6 +2723,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowVersionPublic"][];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2158,6 +2739,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2182,6 +2772,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2189,6 +2788,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2213,6 +2821,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2220,6 +2837,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2244,6 +2870,15 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleInfo"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2251,6 +2886,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2277,6 +2921,15 @@ export interface operations {
                     "application/json": components["schemas"]["DryRunResult"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2284,6 +2937,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2312,6 +2974,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2319,6 +2990,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2347,6 +3027,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2354,6 +3043,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2381,6 +3079,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_RunPublic_"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2388,6 +3095,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2412,6 +3128,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2419,6 +3144,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2441,6 +3175,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2448,6 +3191,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2472,6 +3224,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2479,6 +3240,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2507,6 +3277,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2514,6 +3293,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2540,6 +3328,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2547,6 +3344,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2572,6 +3378,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_CredentialPublic_"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2579,6 +3394,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2617,6 +3441,15 @@ export interface operations {
                     "application/json": components["schemas"]["CredentialPublic"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2624,6 +3457,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2646,6 +3488,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2653,6 +3504,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2677,6 +3537,15 @@ export interface operations {
                     "application/json": components["schemas"]["CredentialTestResult"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2684,6 +3553,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2706,6 +3584,15 @@ export interface operations {
                     "application/json": components["schemas"]["TemplatePublic"][];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2713,6 +3600,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2735,6 +3631,15 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceInfo"];
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2742,6 +3647,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -2774,6 +3688,15 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
             /** @description The request cannot be processed */
             422: {
                 headers: {
@@ -2781,6 +3704,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
