@@ -308,6 +308,18 @@ def test_templates_in_typed_params_are_accepted_at_save() -> None:
     assert_valid(raw)
 
 
+def test_a_list_holding_a_template_is_checked_after_rendering() -> None:
+    """An address list is validated as a whole: one template in it defers the whole check."""
+    mail = {
+        "id": "mail",
+        "type": "email.send",
+        "credential": "smtp",
+        "params": {"to": ["ops@example.com", "{{ inputs.email }}"], "subject": "s", "text": "t"},
+    }
+
+    assert_valid(definition(mail, inputs={"email": {"type": "string"}}))
+
+
 def test_unknown_field_on_a_node_is_rejected() -> None:
     issue = only_issue(definition(transform("a", timout="5s")), "a", "timout")
 

@@ -500,7 +500,8 @@ def _check_params(node: Node, model: type[BaseModel]) -> Iterator[Issue]:
 
 
 def _is_templated(params: Any, location: list[Any]) -> bool:
-    """Whether the value at `location` (or a container on the way to it) is a template.
+    """Whether the value at `location` is a template, sits in one, or holds one (a list of
+    recipients, one of them `{{ inputs.email }}`).
 
     Such values are checked against the params schema after rendering, at run time.
     """
@@ -512,7 +513,17 @@ def _is_templated(params: Any, location: list[Any]) -> bool:
             value = value[part]
         except (KeyError, IndexError, TypeError):
             return False
-    return isinstance(value, str) and templates.is_template(value)
+    return _holds_template(value)
+
+
+def _holds_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return templates.is_template(value)
+    if isinstance(value, dict):
+        return any(_holds_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_template(item) for item in value)
+    return False
 
 
 def _check_foreach(node: Node, upstream: set[str], scope: set[str]) -> Iterator[Issue]:
