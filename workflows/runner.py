@@ -185,7 +185,9 @@ class ProgressRecorder:
     """
 
     _TIMEOUT = timedelta(seconds=30)
-    _RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+    # Backoff stays under the SDK's local-retry threshold (1 min), so retries add no timers
+    # to the history; 10 s apart at most, so a run's record catches up soon after an outage.
+    _RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=0)
 
     def __init__(
         self, state: "RunState", node_types: dict[str, str], origin: RunOrigin | None = None
