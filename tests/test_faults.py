@@ -14,12 +14,10 @@ administrator command", SQLSTATE 57P01; core/db.py counts that as unreachable to
 """
 
 import asyncio
-import json
 import secrets
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +30,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.support.api import POSTGRES_URL, create_workflow, reset_postgres, sign_up
 from tests.support.local_http import LocalHttpServer
-from tests.support.processes import Processes, free_port, wait_ready
+from tests.support.processes import Processes, flowpilot_env, wait_ready
+from tests.support.runs import eventually
 from tests.support.tcp_proxy import TcpProxy
 
 T = TypeVar("T")
@@ -56,41 +55,19 @@ def flowpilot_processes(
     """API and worker settings shared by both processes (one secret key: the worker decrypts
     the credentials the API stored), on a task queue of their own."""
     return Processes(
-        {
-            "DATABASE_URL": database_url,
-            "DATABASE_POOL_SIZE": "5",
-            "DATABASE_MAX_OVERFLOW": "5",
-            "REDIS_URL": "",
-            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-            "TEMPORAL_TASK_QUEUE": f"faults-{uuid.uuid4().hex[:8]}",
-            "FLOWPILOT_SECRET_KEY": secrets.token_urlsafe(32),
-            "DATA_DIR": str(logs),
-            "FRONTEND_DIR": str(logs / "no-frontend"),
-            "HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-            "RATE_LIMIT_API_PER_MINUTE": "100000",
-            "WORKER_METRICS_PORT": "0",
-            "TEMPORAL_SDK_METRICS_PORT": "0",
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(free_port()),
-        },
+        flowpilot_env(
+            temporal_env.client.service_client.config.target_host,
+            logs,
+            database_url,
+            DATABASE_POOL_SIZE="5",
+            DATABASE_MAX_OVERFLOW="5",
+        ),
         logs,
     )
 
 
 def api_client(processes: Processes) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=f"http://127.0.0.1:{processes.env['API_PORT']}", timeout=15)
-
-
-async def poll(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
-    """`probe()` every half second until `check` holds; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.5)
 
 
 async def runs_of(
@@ -201,10 +178,11 @@ async def test_runs_in_flight_when_the_api_crashes_finish_and_the_database_agree
 
             second_api = processes.start("api-restarted", "-m", "cli", "api")
             await wait_ready(api, second_api)
-            runs = await poll(
+            runs = await eventually(
                 lambda: runs_of(api, headers, workflow["id"]),
                 lambda runs: all(run["status"] in FINISHED for run in runs),
                 within=90,
+                interval=0.5,
             )
 
             assert sorted(run["id"] for run in runs) == sorted(run_ids)
@@ -293,7 +271,7 @@ async def test_a_30_s_database_outage_answers_503_and_loses_no_run_or_result(
                 async def first_calls() -> list[int]:
                     return [local_http.hits(f"/flaky/{slot}") for slot in slots]
 
-                await poll(first_calls, lambda hits: min(hits) >= 1, within=20)
+                await eventually(first_calls, lambda hits: min(hits) >= 1, 20, interval=0.5)
                 assert await paused_nodes_recorded(run_ids) == {"running"}
                 proxy.stop()
                 outage_began = time.monotonic()
@@ -309,12 +287,15 @@ async def test_a_30_s_database_outage_answers_503_and_loses_no_run_or_result(
                 outage_ended_at = datetime.now(UTC)
                 proxy.start()
 
-                await poll(lambda: api.get("/api/workflows", headers=headers), _ok, within=15)
+                await eventually(
+                    lambda: api.get("/api/workflows", headers=headers), _ok, 15, interval=0.5
+                )
                 assert (await api.get("/readyz")).status_code == 200
-                runs = await poll(
+                runs = await eventually(
                     lambda: runs_of(api, headers, workflow["id"]),
                     lambda runs: all(run["status"] in FINISHED for run in runs),
                     within=60,
+                    interval=0.5,
                 )
                 assert sorted(run["id"] for run in runs) == sorted(run_ids)
                 assert {run["status"] for run in runs} == {"succeeded"}

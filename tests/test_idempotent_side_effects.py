@@ -17,7 +17,6 @@ activities/slack.py); its retry rules are covered by tests/test_connector_slack.
 
 import asyncio
 import json
-import secrets
 import signal
 import subprocess
 import threading
@@ -41,7 +40,7 @@ from connectors.email import _message_id
 from core.config import Settings
 from tests.support.api import create_workflow, sign_up
 from tests.support.fake_smtp import FakeSmtpServer
-from tests.support.processes import Processes, free_port, wait_ready
+from tests.support.processes import Processes, flowpilot_env, wait_ready
 from tests.support.runs import definition, eventually, start_run
 from tests.support.threaded_http import ThreadedHttpServer
 
@@ -246,21 +245,9 @@ async def flowpilot(
     """The API on SQLite: nothing here depends on the database, and no other test's
     database is touched."""
     data = tmp_path_factory.mktemp("idempotent")
-    processes = Processes(
-        {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'flowpilot.db'}",
-            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-            "TEMPORAL_TASK_QUEUE": f"idempotent-{uuid.uuid4().hex[:8]}",
-            "FLOWPILOT_SECRET_KEY": secrets.token_urlsafe(32),
-            "DATA_DIR": str(data),
-            "FRONTEND_DIR": str(data / "no-frontend"),
-            "HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-            "WORKER_METRICS_PORT": "0",
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(free_port()),
-        },
-        data,
-    )
+    address = temporal_env.client.service_client.config.target_host
+    database_url = f"sqlite+aiosqlite:///{data / 'flowpilot.db'}"
+    processes = Processes(flowpilot_env(address, data, database_url), data)
     api_process = processes.start("api", "-m", "cli", "api")
     base_url = f"http://127.0.0.1:{processes.env['API_PORT']}"
     try:

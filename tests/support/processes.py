@@ -1,10 +1,13 @@
 """Flowpilot's own processes (`python -m cli api`, `python -m worker`) started for a test."""
 
 import asyncio
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -17,6 +20,31 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def flowpilot_env(
+    temporal_address: str, data: Path, database_url: str, **settings: str
+) -> dict[str, str]:
+    """The settings an API and a worker of one test share: one secret key (the worker
+    decrypts what the API stored), a task queue of their own, the API on a free port, the
+    test's own services on loopback allowed, no Redis, limits and metrics ports out of the
+    way; `settings` add to or override them."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        "FLOWPILOT_SECRET_KEY": secrets.token_urlsafe(32),
+        "DATA_DIR": str(data),
+        "FRONTEND_DIR": str(data / "no-frontend"),
+        "HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
+        "RATE_LIMIT_API_PER_MINUTE": "100000",
+        "WORKER_METRICS_PORT": "0",
+        "TEMPORAL_SDK_METRICS_PORT": "0",
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(free_port()),
+        **settings,
+    }
 
 
 class Processes:

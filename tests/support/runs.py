@@ -32,9 +32,13 @@ async def start_run(
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 10.0
+    probe: Callable[[], Awaitable[T]],
+    check: Callable[[T], bool],
+    within: float = 10.0,
+    interval: float = 0.1,
 ) -> T:
-    """Poll `probe` until `check` holds for its result; fail after `within` seconds."""
+    """Poll `probe` every `interval` seconds until `check` holds for its result; fail after
+    `within` seconds."""
     deadline = time.monotonic() + within
     while True:
         value = await probe()
@@ -42,7 +46,7 @@ async def eventually(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(interval)
 
 
 async def node_status(handle: WorkflowHandle[DagWorkflow, RunState], node_id: str) -> str | None:

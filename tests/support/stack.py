@@ -3,10 +3,7 @@ PostgreSQL and the test Temporal server, with a signed-in user."""
 
 import asyncio
 import contextlib
-import json
 import re
-import secrets
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +13,7 @@ import httpx
 
 from core.temporal import temporal_binary
 from tests.support.api import POSTGRES_URL, sign_up
-from tests.support.processes import Processes, free_port, wait_ready
+from tests.support.processes import Processes, flowpilot_env, wait_ready
 from tests.support.runs import eventually
 
 RUNNING = ("pending", "running", "waiting")
@@ -82,29 +79,11 @@ async def flowpilot_stack(
 ) -> AsyncIterator[Flowpilot]:
     """API and worker processes logging to `logs/api.log` and `logs/worker.log`; `env`
     adds to or overrides their settings."""
-    port = free_port()
-    processes = Processes(
-        {
-            "DATABASE_URL": POSTGRES_URL,
-            "REDIS_URL": "",
-            "TEMPORAL_ADDRESS": temporal_address,
-            "TEMPORAL_TASK_QUEUE": f"stack-{uuid.uuid4().hex[:8]}",
-            "FLOWPILOT_SECRET_KEY": secrets.token_urlsafe(32),
-            "DATA_DIR": str(logs),
-            "FRONTEND_DIR": str(logs / "no-frontend"),
-            "HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-            "RATE_LIMIT_API_PER_MINUTE": "100000",
-            "WORKER_METRICS_PORT": "0",
-            "API_WORKERS": "1",
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(port),
-            **(env or {}),
-        },
-        logs,
-    )
+    settings = {"API_WORKERS": "1", **(env or {})}
+    processes = Processes(flowpilot_env(temporal_address, logs, POSTGRES_URL, **settings), logs)
     api_process = processes.start("api", "-m", "cli", "api")
     processes.start("worker", "-m", "worker")
-    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{processes.env['API_PORT']}", timeout=30)
     try:
         await wait_ready(api, api_process)
         yield Flowpilot(api, await sign_up(api), temporal_address, processes)
