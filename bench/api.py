@@ -342,7 +342,7 @@ async def other_load(components: dict[str, Watched], seconds: float = 2.0) -> fl
 # -- the load generator (a separate process) ---------------------------------------------------
 
 
-def _client(base_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
+def keepalive_client(base_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
     """One keep-alive connection: each simulated client has its own, as a browser tab would."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     return httpx.AsyncClient(
@@ -485,7 +485,7 @@ async def loadgen_main(spec: dict[str, Any]) -> dict[str, Any]:
     call = calls[spec["call"]]
     async with contextlib.AsyncExitStack() as stack:
         clients = [
-            await stack.enter_async_context(_client(spec["base_url"], spec["headers"]))
+            await stack.enter_async_context(keepalive_client(spec["base_url"], spec["headers"]))
             for _ in range(spec["clients"])
         ]
         # Warm-up: connections opened, the server's caches and pools filled.
@@ -575,6 +575,7 @@ class Stack:
     temporal_address: str
     task_queue: str
     services: dict[str, Service] = field(default_factory=dict)
+    database: str = BENCH_DATABASE
 
     def start(self, name: str, command: list[str]) -> Service:
         log_path = self.workdir / f"{name}.log"
@@ -597,7 +598,7 @@ class Stack:
             pids += [service.process.pid, *_children(service.process.pid)]
         return {
             **watched,
-            "postgres": {"name": "postgres", "command": BENCH_DATABASE},
+            "postgres": {"name": "postgres", "command": self.database},
             "redis": {"name": "redis-server", "command": ""},
         }
 
@@ -613,25 +614,25 @@ class Stack:
                 service.process.wait()
 
 
-async def reset_database() -> str:
-    """Drop and create `BENCH_DATABASE`; returns its SQLAlchemy URL."""
-    if BENCH_DATABASE in FORBIDDEN_DATABASES:
-        raise RuntimeError(f"refusing to use the database {BENCH_DATABASE!r}")
+async def reset_database(database: str = BENCH_DATABASE) -> str:
+    """Drop and create `database`; returns its SQLAlchemy URL."""
+    if database in FORBIDDEN_DATABASES:
+        raise RuntimeError(f"refusing to use the database {database!r}")
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
 
 
-def bench_dsn() -> str:
-    return f"postgresql://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+def bench_dsn(database: str = BENCH_DATABASE) -> str:
+    return f"postgresql://postgres@127.0.0.1:5432/{database}"
 
 
-async def reset_redis() -> None:
-    client = aioredis.Redis.from_url(REDIS_URL)
+async def reset_redis(url: str = REDIS_URL) -> None:
+    client = aioredis.Redis.from_url(url)
     try:
         await client.flushdb()
     finally:
@@ -663,10 +664,18 @@ async def port_open(host: str, port: int) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def stack(workers: int = 1, api_workers: int = 1) -> AsyncIterator[Stack]:
-    """Temporal dev server, worker(s) and API as subprocesses on fresh ports and databases."""
-    database_url = await reset_database()
-    await reset_redis()
+async def stack(
+    workers: int = 1,
+    api_workers: int = 1,
+    *,
+    database: str = BENCH_DATABASE,
+    redis_url: str = REDIS_URL,
+    settings: dict[str, str] | None = None,
+) -> AsyncIterator[Stack]:
+    """Temporal dev server, worker(s) and API as subprocesses on fresh ports and databases;
+    `settings` adds environment variables to the bench's own (or overrides them)."""
+    database_url = await reset_database(database)
+    await reset_redis(redis_url)
     with tempfile.TemporaryDirectory(prefix="flowpilot-bench-api-") as tmp:
         workdir = Path(tmp)
         temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
@@ -679,7 +688,7 @@ async def stack(workers: int = 1, api_workers: int = 1) -> AsyncIterator[Stack]:
             "FLOWPILOT_SECRET_KEY": secrets.token_urlsafe(48),
             "DATA_DIR": str(workdir / "data"),
             "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "API_HOST": "127.0.0.1",
             "API_PORT": str(api_port),
             "PUBLIC_URL": api_url,
@@ -690,8 +699,9 @@ async def stack(workers: int = 1, api_workers: int = 1) -> AsyncIterator[Stack]:
             "RATE_LIMIT_API_PER_MINUTE": str(RAISED_LIMIT),
             "RATE_LIMIT_WEBHOOK_PER_MINUTE": str(RAISED_LIMIT),
             "API_WORKERS": str(api_workers),
+            **(settings or {}),
         }
-        running = Stack(workdir, env, api_url, temporal_address, task_queue)
+        running = Stack(workdir, env, api_url, temporal_address, task_queue, database=database)
         try:
             # The same command line as `flowpilot dev` (cli.py `_dev`), on other ports.
             server = running.start(

@@ -108,11 +108,11 @@ async def _call_local(node_id: str, params: dict[str, Any]) -> NodeResult:
 
 @workflow.defn
 class ChainBaseline:
-    """`length` activities one after the other."""
+    """`length` activities one after the other, each calling `url`."""
 
     @workflow.run
-    async def run(self, length: int) -> list[Any]:
-        return [(await _call(f"n{i}", {"url": URL})).output for i in range(length)]
+    async def run(self, length: int, url: str = URL) -> list[Any]:
+        return [(await _call(f"n{i}", {"url": url})).output for i in range(length)]
 
 
 @workflow.defn
@@ -454,17 +454,24 @@ async def bench_workers(client: Client) -> AsyncIterator[dict[str, str]]:
     settings = Settings(temporal_task_queue=f"bench-dag-{suffix}")
     baseline_queue = f"bench-baseline-{suffix}"
     dag_worker = create_worker(client, settings, activities={"http.request": noop_request})
-    baseline_worker = Worker(
+    async with dag_worker, baseline_worker(client, settings, baseline_queue, [noop_request]):
+        yield {DAG: settings.temporal_task_queue, BASELINE: baseline_queue}
+
+
+def baseline_worker(
+    client: Client, settings: Settings, task_queue: str, activities: list[Callable[..., Any]]
+) -> Worker:
+    """A worker for the hand-written baselines with the settings and workflow runner the
+    interpreter's worker gets from `settings`."""
+    return Worker(
         client,
-        task_queue=baseline_queue,
+        task_queue=task_queue,
         workflows=BASELINES,
-        activities=[noop_request],
+        activities=activities,
         workflow_runner=workflow_runner(settings),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
     )
-    async with dag_worker, baseline_worker:
-        yield {DAG: settings.temporal_task_queue, BASELINE: baseline_queue}
 
 
 async def sample(run: Runner, client: Client, task_queue: str, meter: CpuMeter) -> Sample:
