@@ -1,4 +1,4 @@
-"""Encryption of Temporal payloads: what workflows and activities send through Temporal.
+"""Temporal payload codecs: encryption, and keeping large payloads out of history.
 
 With PAYLOAD_ENCRYPTION on, every payload the API and the worker hand to Temporal (run
 inputs, definitions, node inputs and outputs, results, failure messages) is sealed with
@@ -34,10 +34,14 @@ from temporalio.converter import (
 )
 
 from core.config import Settings
+from core.payload_store import PayloadStore, blob_key, payload_store
 from core.secrets import instance_secret
 
 ENCODING = b"binary/encrypted"
 KEY_ID_KEY = "encryption-key-id"
+STORED_ENCODING = b"flowpilot/stored"
+STORED_KEY = "flowpilot-stored-key"
+STORED_SIZE = "flowpilot-stored-size"
 NONCE_BYTES = 12
 TAG_BYTES = 16
 _HKDF_INFO = b"flowpilot/temporal-payloads/v1"
@@ -113,20 +117,84 @@ def _aad(named_key: str) -> bytes:
     return b"flowpilot/temporal-payload:" + named_key.encode()
 
 
+class LargePayloadCodec(PayloadCodec):
+    """Keeps payloads over `inline_max_bytes` out of Temporal's history (the claim-check
+    pattern): the payload goes to the payload store, history gets a reference
+    (`encoding: flowpilot/stored`, the blob's key and size) that decoding resolves."""
+
+    def __init__(self, store: PayloadStore, inline_max_bytes: int) -> None:
+        self.store = store
+        self.inline_max_bytes = inline_max_bytes
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [await self._stored(payload) for payload in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [await self._resolved(payload) for payload in payloads]
+
+    async def _stored(self, payload: Payload) -> Payload:
+        if payload.ByteSize() <= self.inline_max_bytes:
+            return payload
+        data = payload.SerializeToString()
+        key = blob_key(data)
+        await self.store.put(key, data)
+        return Payload(
+            metadata={
+                "encoding": STORED_ENCODING,
+                STORED_KEY: key.encode(),
+                STORED_SIZE: str(len(data)).encode(),
+            }
+        )
+
+    async def _resolved(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != STORED_ENCODING:
+            return payload
+        key = payload.metadata[STORED_KEY].decode()
+        return Payload.FromString(await self.store.get(key))
+
+
+class ChainedCodec(PayloadCodec):
+    """Codecs applied in order on the way out and in reverse order on the way in."""
+
+    def __init__(self, codecs: Sequence[PayloadCodec]) -> None:
+        self.codecs = list(codecs)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        encoded = list(payloads)
+        for codec in self.codecs:
+            encoded = await codec.encode(encoded)
+        return encoded
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        decoded = list(payloads)
+        for codec in reversed(self.codecs):
+            decoded = await codec.decode(decoded)
+        return decoded
+
+
 def codec_for(settings: Settings) -> EncryptionCodec:
     return EncryptionCodec(payload_key(instance_secret(settings)))
 
 
+def payload_codec(settings: Settings) -> PayloadCodec:
+    """Encryption (when on), then large payloads to the store: the store holds ciphertext
+    when payloads are encrypted."""
+    large = LargePayloadCodec(payload_store(settings), settings.payload_inline_max_bytes)
+    if not settings.payload_encryption:
+        return large
+    return ChainedCodec([codec_for(settings), large])
+
+
 def data_converter(settings: Settings) -> DataConverter:
-    """Flowpilot's converter: pydantic JSON, sealed by the codec when PAYLOAD_ENCRYPTION is on.
+    """Flowpilot's converter: pydantic JSON, large payloads kept out of history, everything
+    sealed by encryption when PAYLOAD_ENCRYPTION is on.
 
     Encrypted, failure messages and stack traces move into the (encrypted) payload as well,
     since node errors can quote what a service answered.
     """
+    converter = dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec(settings))
     if not settings.payload_encryption:
-        return pydantic_data_converter
+        return converter
     return dataclasses.replace(
-        pydantic_data_converter,
-        payload_codec=codec_for(settings),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        converter, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
     )

@@ -82,6 +82,29 @@ class Settings(BaseSettings):
         "store only ciphertext; the UI shows it through the codec endpoint /api/codec. Safe "
         "to turn on with runs in flight; never turn it off while encrypted histories remain.",
     )
+    payload_inline_max_bytes: int = Field(
+        default=128 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Payloads larger than this (a node's output or input, a run's result) are "
+        "kept out of Temporal's history, in the payload store, and history holds a reference.",
+    )
+    payload_store: Literal["database", "s3"] = Field(
+        default="database",
+        description="Where large payloads go: Flowpilot's database, or an S3 bucket "
+        "(PAYLOAD_S3_*).",
+    )
+    payload_s3_bucket: str | None = None
+    payload_s3_prefix: str = "flowpilot/payloads/"
+    payload_s3_endpoint_url: str | None = Field(
+        default=None, description="For S3-compatible services (MinIO, R2 …); AWS when unset."
+    )
+    payload_s3_region: str | None = None
+    payload_s3_access_key_id: str | None = Field(
+        default=None, description="With the secret below; unset: the AWS default chain."
+    )
+    payload_s3_secret_access_key: SecretStr | None = None
+    payload_s3_path_style: bool = False
     dry_run_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -215,6 +238,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'flowpilot.db'}"
         if self.environment == "production" and self.flowpilot_secret_key is None:
             raise ValueError("FLOWPILOT_SECRET_KEY must be set in production")
+        if self.payload_store == "s3" and not self.payload_s3_bucket:
+            raise ValueError("PAYLOAD_STORE=s3 needs PAYLOAD_S3_BUCKET")
         return self
 
 

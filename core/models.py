@@ -160,3 +160,17 @@ class AuditLog(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(Timestamp(), nullable=False, index=True)
     )
+
+
+class PayloadBlob(SQLModel, table=True):
+    """A Temporal payload too large to keep in history (see core/payload_store.py), under
+    the SHA-256 of its bytes: the same payload is stored once, whoever stores it."""
+
+    __tablename__ = "payload_blobs"
+
+    key: str = Field(primary_key=True, max_length=64)
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    size: int
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(Timestamp(), nullable=False, index=True)
+    )

@@ -23,7 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.deps import CODEC_COOKIE
 from core.codec import (
+    ChainedCodec,
     EncryptionCodec,
+    LargePayloadCodec,
     PayloadDecryptError,
     codec_for,
     data_converter,
@@ -120,13 +122,20 @@ def test_the_payload_key_serves_no_other_purpose() -> None:
 
 
 def test_the_converter_encrypts_only_when_payload_encryption_is_on(tmp_path: Path) -> None:
-    off = Settings(data_dir=tmp_path)
-    on = Settings(data_dir=tmp_path, payload_encryption=True)
+    """Large payloads go to the store either way; encryption comes first when it is on, so
+    the store holds ciphertext."""
+    off = data_converter(Settings(data_dir=tmp_path))
+    on = data_converter(Settings(data_dir=tmp_path, payload_encryption=True))
 
-    assert data_converter(off) is pydantic_data_converter
-    converter = data_converter(on)
-    assert isinstance(converter.payload_codec, EncryptionCodec)
-    assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
+    assert isinstance(off.payload_codec, LargePayloadCodec)
+    assert off.failure_converter_class is pydantic_data_converter.failure_converter_class
+    assert isinstance(on.payload_codec, ChainedCodec)
+    assert [type(codec) for codec in on.payload_codec.codecs] == [
+        EncryptionCodec,
+        LargePayloadCodec,
+    ]
+    for converter in (off, on):
+        assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
 
 
 # -- the codec endpoint, in process -----------------------------------------------------------

@@ -899,21 +899,11 @@ AMPLIFIERS: dict[str, tuple[str, dict[str, Any], str, str]] = {
         r"param 'value\[1\]': ",
         "the rendered templates together would exceed 1,000,000 characters",
     ),
-    "escaped_characters": (
-        "http.request",
-        {"json": "{{ '\\x01' * 999999 }}"},
-        "params take 6,000,[0-9]{3} bytes",
-        "bytes as JSON, over the 2,000,000 allowed",
-    ),
-    "wide_characters": (
-        "email.send",
-        {"text": "{{ '\U0001f600' * 600000 }}"},
-        "params take 2,[0-9,]{7} bytes",
-        "bytes as JSON, over the 2,000,000 allowed",
-    ),
 }
 """Templates that each stay under the caps of one template but add up past what a node may
-render, or render to more bytes than characters: (node type, params, named, refused)."""
+render: (node type, params, named, refused). (Params that render to more bytes than
+characters, e.g. 1M control characters escaped to 6 MB of JSON, are no longer refused: large
+params travel through the payload store, outside Temporal's history.)"""
 
 
 @pytest.mark.parametrize("name", AMPLIFIERS)

@@ -285,7 +285,6 @@ def test_expensive_templates_fail_fast(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "{{ shared }}",
         "{{ shared }} as text",
         "{{ shared | tojson }}",
         "{{ shared | join }}",
@@ -304,6 +303,29 @@ def test_big_values_cannot_be_printed(source: str) -> None:
     with pytest.raises(TemplateError, match="would exceed 1,000,000 characters"):
         render_value(source, {"shared": ["x" * 400_000] * 3})
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "source", ["{{ big.body }}", "{{ big['body'] }}", "{{big . body}}", " {{ big.body }} "]
+)
+def test_a_bare_reference_hands_a_big_value_on_as_it_is(source: str) -> None:
+    body = "x" * 20_000_000
+    assert render_value(source, {"big": {"body": body}}) is body
+
+
+def test_references_in_one_value_are_capped_together() -> None:
+    many = {f"copy{index}": "{{ big }}" for index in range(10)}
+    with pytest.raises(TemplateError, match="referenced together would exceed 67,108,864"):
+        render_value(many, {"big": "x" * 10_000_000})
+
+
+@pytest.mark.parametrize(
+    "source", ["{{ big.body | upper }}", "{{ big.body ~ '' }}", "{{ big[key] }}", "{{ f(big) }}"]
+)
+def test_anything_more_than_lookups_is_capped_as_before(source: str) -> None:
+    context = {"big": {"body": "x" * 2_000_000}, "key": "body", "f": lambda value: value}
+    with pytest.raises(TemplateError, match="exceed 1,000,000 characters"):
+        render_value(source, context)
 
 
 def test_functions_cannot_be_printed() -> None:

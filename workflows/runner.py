@@ -53,10 +53,10 @@ from workflows.durations import parse_duration
 
 FOREACH_BATCH_WORKFLOW = "ForeachBatchWorkflow"
 MAX_SUBWORKFLOW_DEPTH = 5
-MAX_PARAMS_BYTES = 2_000_000
-"""The most a node's rendered params may take as JSON. They travel to its activity or child
-workflow in one Temporal payload, which the server refuses over 2 MiB by default: the workflow
-task scheduling it would fail again and again, and the run hang."""
+MAX_PARAMS_BYTES = 64 * 1024 * 1024
+"""The most a node's rendered params may take as JSON: a bound on what one node may hold in
+the worker's memory. (Params over PAYLOAD_INLINE_MAX_BYTES travel outside Temporal's history,
+through the payload store, so Temporal's own 2 MB payload limit never applies to them.)"""
 
 NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
 RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]

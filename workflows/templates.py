@@ -9,7 +9,9 @@ mutation of data; on top of it this module bounds what a template may cost:
   exceed `MAX_OUTPUT_CHARS`, nor may all the templates of one rendered value together. A
   value's size counts shared parts every time they would be printed, so `[[s] * 1000] * 1000`
   is as big as its text. Amplifying operations (`*`, `**`, `+`, `%`, `~`, `format`,
-  `replace`, `join`, `indent`, ...) are checked *before* they run;
+  `replace`, `join`, `indent`, ...) are checked *before* they run. A bare reference
+  (`{{ nodes.fetch.output.body }}`, only lookups) builds nothing and hands on the value as it
+  is, whatever its size, up to `MAX_PASSED_CHARS` for all the references of one value;
 - loops: at most `MAX_LOOP_ITERATIONS` `{% for %}` iterations per render, over all loops;
 - nesting: of source brackets and blocks, of values, and of macro calls, is limited by our own
   counters (`MAX_SOURCE_NESTING`, `MAX_NESTING`, `MAX_CALL_DEPTH`) well before Python's
@@ -60,6 +62,10 @@ from markupsafe import EscapeFormatter, Markup
 MAX_OUTPUT_CHARS = 1_000_000
 """Rendered text, and any value a template builds or prints (its size, as described above);
 also what all the templates in one `render_value` call render to, together."""
+MAX_PASSED_CHARS = 64 * 1024 * 1024
+"""What bare references (`{{ nodes.fetch.output.body }}`) in one value may hand on together:
+they build nothing, so `MAX_OUTPUT_CHARS` does not apply to them, but a value naming one big
+output a thousand times would be a thousand times its size once serialized."""
 MAX_RANGE = 10_000
 """Items in one `range()`."""
 MAX_LOOP_ITERATIONS = 100_000
@@ -116,6 +122,7 @@ class _Budget:
         self.capture_native = False
         self.native: Any = missing
         self.rendered = 0
+        self.passed = 0
         self._sizes: dict[int, tuple[Any, int, int]] = {}
 
     def charge(self, units: int) -> None:
@@ -131,6 +138,14 @@ class _Budget:
         self.rendered += _size(value)
         if self.rendered > MAX_OUTPUT_CHARS:
             raise _too_big("the rendered templates together")
+
+    def add_passed(self, value: Any) -> None:
+        """Count a value a bare reference handed on against `MAX_PASSED_CHARS`."""
+        self.passed += _size(value)
+        if self.passed > MAX_PASSED_CHARS:
+            raise TemplateError(
+                f"the values referenced together would exceed {MAX_PASSED_CHARS:,} characters"
+            )
 
     def counted(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Yield from `iterable`, counting every item against the loop and work budgets."""
@@ -952,6 +967,9 @@ class _Compiled:
     template: JinjaTemplate
     single_expression: bool
     """The source is one `{{ expression }}` (give or take whitespace): keep its type."""
+    reference: bool = False
+    """That expression only looks a value up (`nodes.fetch.output.body`, `item['id']`): it
+    hands on data the run already holds and builds nothing, so no size cap applies to it."""
 
 
 def _one_line(message: str) -> str:
@@ -962,12 +980,25 @@ def _syntax_message(error: TemplateSyntaxError) -> str:
     return _one_line(f"line {error.lineno}: {error.message}")
 
 
-def _is_single_expression(template: nodes.Template) -> bool:
+def _single_expression(template: nodes.Template) -> nodes.Expr | None:
+    """The one `{{ expression }}` the template is, give or take whitespace; else None."""
     if len(template.body) != 1 or not isinstance(template.body[0], nodes.Output):
-        return False
+        return None
     children = template.body[0].nodes
     data = [child for child in children if isinstance(child, nodes.TemplateData)]
-    return len(children) - len(data) == 1 and all(not child.data.strip() for child in data)
+    expressions = [child for child in children if not isinstance(child, nodes.TemplateData)]
+    if len(expressions) != 1 or any(child.data.strip() for child in data):
+        return None
+    return expressions[0]
+
+
+def _is_lookup(expression: nodes.Expr) -> bool:
+    """A name followed only by attribute and constant-key lookups."""
+    while isinstance(expression, nodes.Getattr | nodes.Getitem):
+        if isinstance(expression, nodes.Getitem) and not isinstance(expression.arg, nodes.Const):
+            return False
+        expression = expression.node
+    return isinstance(expression, nodes.Name)
 
 
 _BLOCK_OPENERS = frozenset({"for", "if", "macro", "call", "filter", "with", "block", "autoescape"})
@@ -1018,9 +1049,10 @@ def _parse(source: str) -> nodes.Template:
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str) -> _Compiled:
     template = _parse(source)
-    single_expression = _is_single_expression(template)
+    expression = _single_expression(template)
+    reference = expression is not None and _is_lookup(expression)
     try:
-        return _Compiled(_ENV.from_string(template), single_expression)
+        return _Compiled(_ENV.from_string(template), expression is not None, reference)
     except TemplateSyntaxError as error:
         raise TemplateError(_syntax_message(error)) from None
     except (RecursionError, MemoryError, SyntaxError):
@@ -1076,7 +1108,8 @@ def _render_native(compiled: _Compiled, context: Mapping[str, Any], budget: _Bud
             pass
     finally:
         budget.capture_native = False
-    _check_size(budget.native, "the result")
+    if not compiled.reference:
+        _check_size(budget.native, "the result")
     return _json_compatible(budget.native)
 
 
@@ -1108,8 +1141,9 @@ def _render_error_message(error: Exception, source: str) -> str:
     return _one_line(message)
 
 
-def _render_string(source: str, context: Mapping[str, Any], budget: _Budget) -> Any:
-    compiled = _compile(source)
+def _render_compiled(
+    compiled: _Compiled, source: str, context: Mapping[str, Any], budget: _Budget
+) -> Any:
     try:
         if compiled.single_expression:
             return _render_native(compiled, context, budget)
@@ -1131,8 +1165,12 @@ def _render_tree(value: Any, context: Mapping[str, Any], budget: _Budget, path: 
         if not is_template(value):
             return value
         try:
-            rendered = _render_string(value, context, budget)
-            budget.add_rendered(rendered)
+            compiled = _compile(value)
+            rendered = _render_compiled(compiled, value, context, budget)
+            if compiled.reference:
+                budget.add_passed(rendered)
+            else:
+                budget.add_rendered(rendered)
         except TemplateError as error:
             raise TemplateError(str(error), path) from None
         return rendered

@@ -31,13 +31,15 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
 
-from api.deps import CODEC_COOKIE, CodecUser, SettingsDep
+from api.deps import CODEC_COOKIE, CodecUser
 from api.errors import ApiError, BadRequest, Unprocessable
 from api.ratelimit import by_user_or_ip, rate_limit
 from api.security import AccessTokens
-from core.codec import EncryptionCodec, PayloadDecryptError, codec_for
+from core.codec import PayloadDecryptError, payload_codec
 from core.config import Settings
+from core.payload_store import PayloadMissing
 
 PREFIX = "/api/codec"
 MAX_PAYLOADS = 1000
@@ -130,32 +132,30 @@ _BODY = {
 }
 
 
-async def get_codec(request: Request) -> EncryptionCodec:
-    codec: EncryptionCodec = request.app.state.payload_codec
+async def get_codec(request: Request) -> PayloadCodec:
+    codec: PayloadCodec = request.app.state.payload_codec
     return codec
 
 
-CodecDep = Annotated[EncryptionCodec, Depends(get_codec)]
+CodecDep = Annotated[PayloadCodec, Depends(get_codec)]
 
 
 @router.post("/encode", response_model=CodecPayloads, openapi_extra=_BODY)
-async def encode_payloads(
-    request: Request, _user: CodecUser, settings: SettingsDep, codec: CodecDep
-) -> CodecPayloads:
-    """Seal payloads as workers do (unchanged while PAYLOAD_ENCRYPTION is off)."""
+async def encode_payloads(request: Request, _user: CodecUser, codec: CodecDep) -> CodecPayloads:
+    """Encode payloads as workers do: sealed while PAYLOAD_ENCRYPTION is on, large ones put
+    in the payload store (small ones unchanged while encryption is off)."""
     payloads = await _read_payloads(request)
-    if settings.payload_encryption:
-        payloads = await codec.encode(payloads)
-    return CodecPayloads.of(payloads)
+    return CodecPayloads.of(await codec.encode(payloads))
 
 
 @router.post("/decode", response_model=CodecPayloads, openapi_extra=_BODY)
 async def decode_payloads(request: Request, _user: CodecUser, codec: CodecDep) -> CodecPayloads:
-    """Open payloads sealed with this instance's key; others come back as they are."""
+    """Open payloads sealed with this instance's key and fetch those kept in the payload
+    store; others come back as they are."""
     payloads = await _read_payloads(request)
     try:
         decoded = await codec.decode(payloads)
-    except PayloadDecryptError as error:
+    except (PayloadDecryptError, PayloadMissing) as error:
         raise BadRequest(str(error)) from None
     return CodecPayloads.of(decoded)
 
@@ -259,7 +259,7 @@ async def _plain(send: Send, status: int, body: bytes, headers: dict[str, str]) 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve /api/codec/{encode,decode} with CORS for the Temporal Web UI's origin."""
-    app.state.payload_codec = codec_for(settings)
+    app.state.payload_codec = payload_codec(settings)
     paths = frozenset({f"{PREFIX}/encode", f"{PREFIX}/decode"})
     app.add_middleware(CodecCors, origin=web_origin(settings.temporal_ui_url), paths=paths)
     app.include_router(router, prefix="/api")
