@@ -13,6 +13,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import FailedAttemptInterceptor
+from activities.concurrency import connector_concurrency
 from activities.log_context import ActivityLogContext
 from activities.metrics import serve_metrics
 from activities.registry import worker_activities
@@ -89,13 +90,19 @@ async def create_worker(
     async with contextlib.AsyncExitStack() as stack:
         if activities is None:
             activities = await stack.enter_async_context(worker_activities(settings))
+        limits = await stack.enter_async_context(connector_concurrency(settings, activities))
         worker = Worker(
             client,
             task_queue=task_queue or settings.temporal_task_queue,
             workflows=WORKFLOWS,
             activities=list(activities.values()),
             workflow_runner=workflow_runner(settings),
-            interceptors=[ActivityLogContext(), FailedAttemptInterceptor(), SecretRedaction()],
+            interceptors=[
+                ActivityLogContext(),
+                FailedAttemptInterceptor(),
+                SecretRedaction(),
+                limits,
+            ],
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),

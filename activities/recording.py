@@ -12,7 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.metrics import observe
+from core.large_values import stand_in
 from core.models import Run, Task, Workflow, utcnow
+from core.payload_store import PayloadStore
 from workflows.contract import RECORD_PROGRESS, NodeProgress, RunProgress
 
 _RUNS = sa.inspect(Run).local_table
@@ -21,8 +23,15 @@ _TASK_FIELDS = ("status", "attempts", "input", "output", "error", "started_at", 
 
 
 class RecordingActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: PayloadStore,
+        inline_max_bytes: int,
+    ) -> None:
         self._sessions = sessions
+        self._store = store
+        self._inline_max_bytes = inline_max_bytes
 
     @activity.defn(name=RECORD_PROGRESS)
     async def record_progress(self, progress: RunProgress) -> None:
@@ -30,7 +39,9 @@ class RecordingActivities:
 
         Two statements whatever the number of nodes (an UPDATE of the run and one upsert
         of its tasks): a run of 40 nodes is recorded at the end in one round of writes.
+        Large inputs and outputs are recorded as stand-ins (core/large_values.py).
         """
+        progress = await self._with_stand_ins(progress)
         async with self._sessions() as session:
             run_id = await _update_run(session, progress)
             if run_id is None:
@@ -41,6 +52,18 @@ class RecordingActivities:
                 await _upsert_tasks(session, run_id, progress.nodes)
             await session.commit()
         observe(progress)
+
+    async def _with_stand_ins(self, progress: RunProgress) -> RunProgress:
+        async def small(value: Any) -> Any:
+            return await stand_in(value, self._store, self._inline_max_bytes)
+
+        nodes = [
+            node.model_copy(
+                update={"input": await small(node.input), "output": await small(node.output)}
+            )
+            for node in progress.nodes
+        ]
+        return progress.model_copy(update={"nodes": nodes, "output": await small(progress.output)})
 
 
 async def _update_run(session: AsyncSession, progress: RunProgress) -> uuid.UUID | None:

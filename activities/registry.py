@@ -15,6 +15,7 @@ from activities.http import HttpActivities
 from activities.llm import LlmActivities
 from activities.notion import NotionActivities
 from activities.recording import RecordingActivities
+from activities.s3 import S3Activities
 from activities.saved_workflows import SavedWorkflows
 from activities.sheets import SheetsActivities
 from activities.slack import SlackActivities
@@ -22,6 +23,7 @@ from activities.support import ActivityRegistry
 from core.config import Settings
 from core.crypto import cipher_for
 from core.db import create_engine, session_factory
+from core.payload_store import payload_store
 from workflows.contract import LOAD_WORKFLOW, RECORD_PROGRESS
 
 
@@ -39,7 +41,8 @@ async def worker_activities(
         client=http_client,
         credentials=credentials,
     )
-    recording = RecordingActivities(sessions)
+    store = payload_store(settings)
+    recording = RecordingActivities(sessions, store, settings.payload_inline_max_bytes)
     saved = SavedWorkflows(sessions)
     connectors = [
         service(settings, credentials)
@@ -49,6 +52,7 @@ async def worker_activities(
             SlackActivities,
             NotionActivities,
             SheetsActivities,
+            S3Activities,
         )
     ]
     registry: ActivityRegistry = {
@@ -64,4 +68,5 @@ async def worker_activities(
         for connector in connectors:
             await connector.aclose()
         await http.aclose()
+        await store.aclose()
         await engine.dispose()

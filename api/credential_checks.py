@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from api.schemas import CredentialTestResult
-from connectors import email, llm, notion, sheets, slack
+from connectors import email, llm, notion, s3, sheets, slack
 from connectors.errors import ConnectorError
 from connectors.netguard import GuardedTransport
 from core.config import Settings
@@ -59,6 +59,14 @@ async def _notion(data: dict[str, Any], settings: Settings) -> str:
         await transport.aclose()
 
 
+async def _s3(data: dict[str, Any], settings: Settings) -> str:
+    return await s3.test_connection(
+        data,
+        allowed_hosts=settings.http_allowed_hosts,
+        timeout_seconds=settings.connector_timeout_seconds,
+    )
+
+
 def _google(kind: str) -> Check:
     async def check(data: dict[str, Any], settings: Settings) -> str:
         return await sheets.test_connection(
@@ -80,6 +88,7 @@ CHECKS: dict[str, Check] = {
     "notion": _notion,
     "google_service_account": _google("google_service_account"),
     "google_oauth_token": _google("google_oauth_token"),
+    "s3": _s3,
 }
 NOT_LIVE = {
     "bearer": "a bearer token is not tied to one service: it is checked on its first use",

@@ -13,6 +13,7 @@ from api.security import API_KEY_PREFIX, AccessTokens, api_key_hash, request_use
 from core.config import Settings
 from core.logs import bind
 from core.models import ApiKey, User, utcnow
+from core.payload_store import PayloadStore
 
 _bearer = HTTPBearer(auto_error=False, description="A token from /api/auth/login or an API key")
 CODEC_COOKIE = "flowpilot_codec"
@@ -36,8 +37,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_payload_store(request: Request) -> PayloadStore:
+    """Where large values of run records are kept (core/large_values.py)."""
+    store: PayloadStore = request.app.state.payload_store
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PayloadStoreDep = Annotated[PayloadStore, Depends(get_payload_store)]
 
 
 async def get_current_user(

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api import audit
@@ -21,9 +21,18 @@ from core.config import Settings
 from core.logs import bind
 from core.models import Run, Workflow
 from workflows.dag import DagWorkflow, RunInput
-from workflows.definition import Definition
+from workflows.definition import Definition, RunPriority
 
 log = logging.getLogger("flowpilot.runs")
+
+PRIORITY_KEYS: dict[RunPriority, int] = {"high": 1, "normal": 3, "low": 5}
+"""Temporal's priority keys (1 is picked first; 3 is the default of runs that name none).
+2 and 4 stay free for levels between these three."""
+
+
+def temporal_priority(priority: RunPriority) -> Priority:
+    """The Temporal priority of a run; its activities and child workflows inherit it."""
+    return Priority(priority_key=PRIORITY_KEYS[priority])
 
 
 @dataclass(frozen=True)
@@ -49,8 +58,11 @@ async def launch_run(
     temporal_id: str | None = None,
     version: int | None = None,
     reused_outputs: dict[str, Any] | None = None,
+    priority: RunPriority | None = None,
 ) -> tuple[Run, bool]:
     """Record and start a run of `workflow`'s current version; returns (run, is_new).
+
+    `priority` overrides the definition's `defaults.priority` for this run.
 
     A given `temporal_id` makes the start idempotent: a second call with the same id
     returns the first call's run instead of starting another.
@@ -60,7 +72,7 @@ async def launch_run(
     Temporal run id with the run's first progress, so a start costs one commit.
     """
     refuse_nul(inputs, ["body"])
-    refuse_oversized_run_data(inputs=inputs, outputs=reused_outputs)
+    refuse_oversized_run_data(inputs=inputs)
     run_id = uuid.uuid4()
     run = Run(
         id=run_id,
@@ -105,6 +117,7 @@ async def launch_run(
             id=run.temporal_workflow_id,
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            priority=temporal_priority(priority or definition.defaults.priority),
         )
     except Exception as error:
         # No run row without a workflow on Temporal, whatever stopped the start.

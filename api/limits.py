@@ -49,8 +49,7 @@ def refuse_nul(value: Any, location: list[str]) -> None:
 
 
 def refuse_oversized_run_data(**parts: Any) -> None:
-    """422 when what a run starts with (inputs, outputs it reuses) is over MAX_RUN_DATA_BYTES
-    together: it travels in one Temporal payload beside the definition."""
+    """422 when what a run is given to start with is over MAX_RUN_DATA_BYTES together."""
     size = json_size(parts)
     if size > MAX_RUN_DATA_BYTES:
         names = " and ".join(name for name, value in parts.items() if value)

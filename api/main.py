@@ -44,6 +44,7 @@ from core import tracing
 from core.config import Settings, get_settings
 from core.db import DatabaseUnavailable, create_engine, is_unreachable, session_factory
 from core.migrate import upgrade
+from core.payload_store import payload_store
 from core.runtime import freeze_startup_objects
 from core.secrets import derive_key, instance_secret
 from workflows.definition import DefinitionError
@@ -82,10 +83,12 @@ def create_app(
         await asyncio.to_thread(upgrade, settings)
         app.state.engine = create_engine(settings)
         app.state.sessions = session_factory(app.state.engine)
+        app.state.payload_store = payload_store(settings)
         app.state.temporal = None
         if serving:
             freeze_startup_objects()
         yield
+        await app.state.payload_store.aclose()
         await app.state.engine.dispose()
         await app.state.rate_limiter.aclose()
         await app.state.llm_http.aclose()

@@ -20,6 +20,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ServiceUnavailable
+from api.launch import temporal_priority
 from core.config import Settings
 from core.models import Workflow
 from workflows.contract import RunOrigin
@@ -94,6 +95,7 @@ def _schedule(
         ),
         id=f"scheduled-{workflow.id}",
         task_queue=settings.temporal_task_queue,
+        priority=temporal_priority(definition.defaults.priority),
     )
     return Schedule(
         action=action,

@@ -6,6 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from workflows.definition import RunPriority
 from workflows.node_type import NodeType
 
 Role = Literal["admin", "editor", "viewer"]
@@ -154,6 +155,10 @@ RunStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "can
 
 class RunStart(Strict):
     inputs: dict[str, Any] = Field(default_factory=dict)
+    priority: RunPriority | None = Field(
+        default=None,
+        description="This run's priority; unset: the workflow's `defaults.priority`.",
+    )
 
 
 class TaskPublic(BaseModel):

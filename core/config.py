@@ -182,6 +182,22 @@ class Settings(BaseSettings):
     # Connectors. Every base URL can point at a self-hosted or test endpoint; connector
     # traffic goes through the same guard as http.request (see HTTP_ALLOWED_HOSTS).
     connector_timeout_seconds: float = Field(default=60.0, gt=0)
+    connector_concurrency: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="At most this many calls at once, across all runs and workers, per "
+        'node type or family, as JSON: {"slack.post_message": 5, "notion": 3} ("notion": '
+        "all notion.* nodes together; a node type's own entry wins over its family's). "
+        "Shared through REDIS_URL; without Redis each worker keeps its own count. A node "
+        "waiting for a slot heartbeats, and the wait counts against its timeout.",
+    )
+    connector_slot_lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="How long a worker's hold on a CONNECTOR_CONCURRENCY slot lasts in Redis "
+        "unless renewed (it renews every third of this while the call runs): the longest a "
+        "killed worker keeps a slot from others.",
+    )
     slack_api_url: str = "https://slack.com/api"
     notion_api_url: str = "https://api.notion.com/v1"
     notion_version: str = Field(default="2022-06-28", description="The Notion-Version header.")

@@ -116,7 +116,15 @@ class S3(CredentialData):
     secret_access_key: SecretStr = _secret()
     session_token: SecretStr | None = Field(default=None, min_length=1, max_length=20_000)
     region: str | None = Field(default=None, min_length=1, max_length=64)
-    endpoint_url: HttpUrl | None = None
+    endpoint_url: HttpUrl | None = Field(
+        default=None,
+        description="An S3-compatible server (MinIO, R2, Ceph…); unset: AWS S3 in the region.",
+    )
+    addressing_style: Literal["path", "virtual"] | None = Field(
+        default=None,
+        description="path: endpoint/bucket/key, which MinIO and most self-hosted servers "
+        "need; virtual: bucket.endpoint/key; unset: virtual where the bucket name allows it.",
+    )
 
 
 KINDS: dict[str, type[CredentialData]] = {

@@ -167,6 +167,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             # httpx logs every request URL at INFO; connector URLs can carry secrets (Slack
             # webhooks).
             "httpx": {"level": "WARNING"},
+            # botocore's DEBUG lines quote whole requests, session tokens included (s3.*).
+            "botocore": {"level": "INFO"},
+            "aiobotocore": {"level": "INFO"},
             "alembic.runtime.plugins": {"level": "WARNING"},  # a line per plugin, each start
         },
     }

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.support.fake_slack",
     "tests.support.fake_notion",
     "tests.support.fake_sheets",
+    "tests.support.fake_s3",
 ]
 
 

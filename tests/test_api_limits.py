@@ -1,6 +1,6 @@
 """Bad and oversized input, over every operation of the API that takes a JSON body: unknown
 fields, malformed JSON, deep nesting and oversized bodies are 4xx, never a 5xx, and a
-definition or a run's data too big for Temporal is refused up front, naming what is too big
+definition or a run's inputs over their limits are refused up front, naming what is too big
 (before, a run too big for Temporal's payload limit was recorded, then answered 503)."""
 
 import json
@@ -164,7 +164,7 @@ async def test_a_definition_too_big_or_with_too_many_nodes_is_refused_at_save(
 
 
 @pytest.mark.parametrize("api_settings", ["postgresql"], indirect=True)
-async def test_a_webhook_delivery_too_big_for_temporal_is_refused_and_nothing_is_recorded(
+async def test_a_webhook_delivery_over_the_limit_is_refused_and_nothing_is_recorded(
     live_api: httpx.AsyncClient,
 ) -> None:
     """The delivery travels in the run's inputs (`inputs.webhook.body`); the run's own start

@@ -552,10 +552,10 @@ async def test_a_workflow_calling_itself_stops_at_the_nesting_limit(
     assert "nest deeper than 5" in run["error"]
 
 
-async def test_inputs_too_big_for_temporal_are_refused_before_anything_is_recorded(
+async def test_inputs_over_the_limit_are_refused_before_anything_is_recorded(
     live_api: httpx.AsyncClient,
 ) -> None:
-    """Inputs over what a run may carry through Temporal: 422 naming them, no run row and no
+    """Inputs over what a run may be given: 422 naming them, no run row and no
     audit row (before the limit, the row was written and Temporal's refusal answered 503)."""
     headers = await sign_up(live_api)
     definition = {

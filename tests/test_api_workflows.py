@@ -518,6 +518,10 @@ async def test_node_types_lists_the_catalog_with_a_json_schema_for_each(
         "notion.query_database",
         "sheets.append_rows",
         "sheets.read_range",
+        "s3.put_object",
+        "s3.get_object",
+        "s3.list_objects",
+        "s3.presign_url",
     }
     assert by_type["http.request"]["credential_kinds"] == ["bearer", "basic", "api_key_header"]
     assert by_type["email.send"]["credential_kinds"] == ["smtp"]

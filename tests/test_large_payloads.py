@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,6 +19,7 @@ from core.config import Settings
 from core.migrate import upgrade
 from core.payload_store import DatabasePayloadStore, PayloadMissing, blob_key
 from tests.support.api import POSTGRES_URL, reset_postgres
+from tests.support.fake_s3 import FakeS3
 from tests.support.local_http import LocalHttpServer
 from tests.support.stack import Flowpilot, flowpilot_stack, temporal_id
 
@@ -26,10 +29,26 @@ HISTORY_BUDGET = 2 * 1024 * 1024
 """The whole history of the run, as the Temporal CLI prints it (JSON, base64 payloads)."""
 
 
-@pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Flowpilot]:
+@pytest.fixture(params=["database", "s3"])
+async def stack(
+    request: pytest.FixtureRequest,
+    temporal_env: WorkflowEnvironment,
+    tmp_path: Path,
+    fake_s3: FakeS3,
+) -> AsyncIterator[Flowpilot]:
+    """API and worker on either payload store: the database, or a bucket on S3 (moto)."""
     await reset_postgres(POSTGRES_URL)
-    env = {"HTTP_MAX_RESPONSE_BYTES": str(32 * 1024 * 1024)}
+    env = {"HTTP_MAX_RESPONSE_BYTES": str(32 * 1024 * 1024), "PAYLOAD_STORE": request.param}
+    if request.param == "s3":
+        s3 = fake_s3.credential()
+        env |= {
+            "PAYLOAD_S3_BUCKET": fake_s3.create_bucket("payloads"),
+            "PAYLOAD_S3_ENDPOINT_URL": s3["endpoint_url"],
+            "PAYLOAD_S3_REGION": s3["region"],
+            "PAYLOAD_S3_ACCESS_KEY_ID": s3["access_key_id"],
+            "PAYLOAD_S3_SECRET_ACCESS_KEY": s3["secret_access_key"],
+            "PAYLOAD_S3_PATH_STYLE": "true",
+        }
     address = temporal_env.client.service_client.config.target_host
     async with flowpilot_stack(address, tmp_path, env) as running:
         yield running
@@ -97,6 +116,71 @@ async def test_a_20_mb_body_moves_between_nodes_and_history_stays_small(
     stored = [p for p in payloads if p["metadata"]["encoding"] == "Zmxvd3BpbG90L3N0b3JlZA=="]
     assert len(stored) >= 2, "the fetched body and the forwarded params are stored"
     assert all(len(p.get("data", "")) * 3 / 4 <= INLINE_MAX for p in payloads)
+    in_database = await blobs_in_database()
+    if stack.processes.env["PAYLOAD_STORE"] == "s3":
+        assert in_database == 0, "an S3 store leaves the database alone"
+    else:
+        assert in_database >= 2
+
+
+async def blobs_in_database() -> int:
+    parsed = make_url(POSTGRES_URL)
+    connection = await asyncpg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
+    )
+    try:
+        count: int = await connection.fetchval("SELECT count(*) FROM payload_blobs")
+        return count
+    finally:
+        await connection.close()
+
+
+async def test_the_run_record_shows_stand_ins_and_serves_the_whole_values(
+    stack: Flowpilot, local_http: LocalHttpServer
+) -> None:
+    body = "x" * BODY_BYTES
+    local_http.route("/big", [(200, body, {"Content-Type": "text/plain"})])
+    local_http.route("/sink", [(200, {"ok": True})])
+    run = await stack.run_workflow(relay(local_http), {})
+    api, headers = stack.api, stack.headers
+
+    detail = await api.get(f"/api/runs/{run['id']}", headers=headers)
+    nodes = {node["node_id"]: node for node in detail.json()["nodes"]}
+    whole = await api.get(f"/api/runs/{run['id']}/nodes/fetch/output", headers=headers)
+    sent = await api.get(f"/api/runs/{run['id']}/nodes/forward/input", headers=headers)
+    missing = await api.get(f"/api/runs/{run['id']}/nodes/nope/output", headers=headers)
+
+    assert len(detail.content) < 64 * 1024
+    stored = nodes["fetch"]["output"]["$stored"]
+    assert stored["size"] > BODY_BYTES
+    assert stored["preview"].startswith('{"status":200')
+    assert whole.status_code == 200
+    assert whole.json()["body"] == body
+    assert sent.json()["body"] == body
+    assert nodes["measure"]["output"] == BODY_BYTES, "small values are recorded as they are"
+    assert missing.status_code == 404
+
+
+async def test_a_retry_reuses_a_large_output_without_fetching_it_again(
+    stack: Flowpilot, local_http: LocalHttpServer
+) -> None:
+    body = "y" * (1024 * 1024)
+    local_http.route("/big", [(200, body, {"Content-Type": "text/plain"})])
+    local_http.route("/sink", [(400, "no"), (200, {"ok": True})])
+    definition = relay(local_http)
+    definition["nodes"][1]["retry"] = {"max_attempts": 1}
+    failed = await stack.run_workflow(definition, {})
+    assert failed["status"] == "failed", failed
+
+    retried = await stack.api.post(
+        f"/api/runs/{failed['id']}/retry", json={}, headers=stack.headers
+    )
+    assert retried.status_code == 201, retried.text
+    run = await stack.finished(retried.json()["id"])
+
+    assert run["status"] == "succeeded", run["error"]
+    assert local_http.hits("/big") == 1
+    assert local_http.requests("/sink")[-1].body == body.encode()
 
 
 async def test_small_payloads_stay_inline_and_large_ones_round_trip_by_key(

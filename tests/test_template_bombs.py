@@ -9,7 +9,7 @@ server with the real worker. A case passes when:
 - the run closes within 2 s of the node's start (its recorded `started_at`: the start of the
   workflow task that began it), by Temporal's clock, and no workflow task failed;
 - the worker's peak RSS rose less than 100 MB over its RSS just before the run;
-- no service (local HTTP, SMTP, Slack, OpenAI, Notion, Google Sheets) received a request,
+- no service (local HTTP, SMTP, Slack, OpenAI, Notion, Google Sheets, S3) received a request,
   and the file a sandbox escape would create does not exist.
 
 The worker runs as its own process (`python -m worker`, with its production defaults), so
@@ -50,6 +50,7 @@ from tests.support.api import POSTGRES_URL, app_client, reset_postgres, sign_up
 from tests.support.fake_notion import TOKEN as NOTION_TOKEN
 from tests.support.fake_notion import FakeNotion, serve_notion
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_s3 import FakeS3
 from tests.support.fake_sheets import FakeGoogleSheets
 from tests.support.fake_slack import TOKEN as SLACK_TOKEN
 from tests.support.fake_slack import FakeSlack
@@ -241,6 +242,18 @@ TEMPLATED_PARAMS: dict[str, tuple[str, ...]] = {
         "value_render_option",
         "major_dimension",
     ),
+    "s3.put_object": (
+        "bucket",
+        "key",
+        "body",
+        "encoding",
+        "content_type",
+        "metadata",
+        "metadata.*",
+    ),
+    "s3.get_object": ("bucket", "key", "as", "max_bytes"),
+    "s3.list_objects": ("bucket", "prefix", "delimiter", "max_keys"),
+    "s3.presign_url": ("bucket", "key", "method", "expires"),
 }
 """Every param (any of them may be written as a template), and every place inside a param
 where its schema declares a string: `a.*` a mapping's values, `a[]` a list's items, `a[].b`
@@ -353,6 +366,7 @@ class Services:
     http: str
     notion_database: str
     marker: Path
+    s3_bucket: str = ""
 
 
 def _tokens(path: str) -> list[str]:
@@ -381,6 +395,10 @@ CREDENTIALS = {
     "notion.query_database": "notion",
     "sheets.append_rows": "sheets",
     "sheets.read_range": "sheets",
+    "s3.put_object": "s3",
+    "s3.get_object": "s3",
+    "s3.list_objects": "s3",
+    "s3.presign_url": "s3",
 }
 
 
@@ -491,6 +509,32 @@ def base_params(node_type: str, services: Services) -> dict[str, Any]:
             "value_render_option": "FORMATTED_VALUE",
             "major_dimension": "ROWS",
         },
+        "s3.put_object": {
+            "bucket": services.s3_bucket,
+            "key": "bombs/a.txt",
+            "body": "Hello",
+            "encoding": "text",
+            "content_type": "text/plain",
+            "metadata": {"X-Trace": "1"},
+        },
+        "s3.get_object": {
+            "bucket": services.s3_bucket,
+            "key": "seeded.txt",
+            "as": "text",
+            "max_bytes": 1000,
+        },
+        "s3.list_objects": {
+            "bucket": services.s3_bucket,
+            "prefix": "",
+            "delimiter": "/",
+            "max_keys": 10,
+        },
+        "s3.presign_url": {
+            "bucket": services.s3_bucket,
+            "key": "seeded.txt",
+            "method": "get",
+            "expires": "1h",
+        },
     }
     return params[node_type]
 
@@ -599,6 +643,7 @@ class Probes:
     openai: FakeOpenAI
     notion: FakeNotion
     sheets: FakeGoogleSheets
+    s3: FakeS3
     marker: Path
 
     def counts(self) -> dict[str, int]:
@@ -610,6 +655,7 @@ class Probes:
             "openai": len(self.openai.requests),
             "notion": len(self.notion.requests),
             "sheets": len(self.sheets.requests("sheets")) + len(self.sheets.requests("token")),
+            "s3": len(self.s3.requests),
             "escape marker file": int(self.marker.exists()),
         }
 
@@ -729,6 +775,7 @@ async def stack(
     fake_slack_server: FakeSlack,
     fake_openai_server: FakeOpenAI,
     fake_sheets_server: FakeGoogleSheets,
+    fake_s3_server: FakeS3,
 ) -> AsyncIterator[Stack]:
     for server in (local_http_server, fake_slack_server, fake_openai_server, fake_sheets_server):
         server.reset()
@@ -737,6 +784,8 @@ async def stack(
     local_http_server.route("/after", [(200, {"ok": True})])
     fake_sheets_server.add_spreadsheet(SHEET_ID, {"Sheet1": [["a", "b"]]})
     sheets_token = fake_sheets_server.oauth_token()
+    s3_bucket = fake_s3_server.create_bucket("bombs")
+    fake_s3_server.seed(s3_bucket, ["seeded.txt"], b"Hello")
     await reset_postgres(POSTGRES_URL)
     directory = tmp_path_factory.mktemp("template-bombs")
     secret = secrets.token_urlsafe(32)
@@ -777,7 +826,10 @@ async def stack(
             await _store(
                 api, headers, "sheets", "google_oauth_token", {"access_token": sheets_token}
             )
-            services = Services(local_http_server.base_url, database, directory / "escaped")
+            await _store(api, headers, "s3", "s3", fake_s3_server.credential())
+            services = Services(
+                local_http_server.base_url, database, directory / "escaped", s3_bucket
+            )
             child = {
                 "name": CHILD_WORKFLOW,
                 "inputs": {"who": {"type": "string"}},
@@ -796,6 +848,7 @@ async def stack(
                 fake_openai_server,
                 notion,
                 fake_sheets_server,
+                fake_s3_server,
                 services.marker,
             )
             with _worker_process(env, directory) as worker:

@@ -21,11 +21,12 @@ from workflows.durations import Duration
 NODE_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 SCHEMA_VERSION = "flowpilot/v1"
 MAX_DEFINITION_BYTES = 512 * 1024
-"""A definition's size as compact JSON. Every run carries its definition through Temporal,
-whose payloads stop at 2 MB, beside the run's inputs (`MAX_RUN_DATA_BYTES`)."""
+"""A definition's size as compact JSON: what an editor, the generator and every run's start
+carry, far beyond any workflow drawn or described by hand."""
 MAX_RUN_DATA_BYTES = 1024 * 1024
-"""The size of what a run starts with beside its definition (inputs, a webhook's delivery,
-reused or sample outputs), as compact JSON."""
+"""What a run may be given to start with (its inputs, a webhook's delivery, a test step's
+sample outputs, a dry run's pinned ones), as compact JSON: inputs are kept with the run and
+come with it in every run list. Larger data is better fetched by a node from its URL."""
 MAX_NODES = 1000
 """Nodes in one list: the graph, `on_failure`, a `foreach` body."""
 _SCOPE_NAMES = {"inputs", "nodes", "run"}
@@ -63,10 +64,18 @@ class RetrySpec(_Model):
     )
 
 
+RunPriority = Literal["high", "normal", "low"]
+
+
 class Defaults(_Model):
     timeout: Duration = "5m"
     retry: RetrySpec = Field(default_factory=RetrySpec)
     max_parallel: int = Field(default=10, ge=1, le=1000)
+    priority: RunPriority = Field(
+        default="normal",
+        description="Runs' priority when workers are saturated: a high run's nodes are "
+        "picked before those of normal and low runs. A run may be started with another.",
+    )
 
 
 class Position(_Model):

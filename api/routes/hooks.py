@@ -4,7 +4,7 @@ import asyncio
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 from temporalio.client import Client, WorkflowFailureError
@@ -17,7 +17,7 @@ from api.ratelimit import webhook_rate_limit
 from api.temporal import temporal_client
 from core.models import Workflow
 from workflows.dag import DagWorkflow
-from workflows.definition import WebhookTrigger, resolve_inputs
+from workflows.definition import RunPriority, WebhookTrigger, resolve_inputs
 from workflows.durations import parse_duration
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
@@ -34,12 +34,17 @@ async def receive_webhook(
     settings: SettingsDep,
     payload: Annotated[dict[str, Any], Body(default_factory=dict)],
     user_agent: Annotated[str | None, Header()] = None,
+    priority: Annotated[
+        RunPriority | None,
+        Query(description="The run's priority; unset: the workflow's `defaults.priority`."),
+    ] = None,
 ) -> JSONResponse:
     """Start a run with the JSON body as inputs. No bearer token: the URL is the secret.
 
     Declared inputs are taken from the body (checked and defaulted); the whole delivery is
     in `inputs.webhook` (`body`, `delivery_id`). The same `Idempotency-Key` (or provider
-    delivery id) always answers with the same run.
+    delivery id) always answers with the same run. `?priority=high` in the URL (which a
+    provider can be given as it is) starts the run with that priority.
     """
     query = select(Workflow).where(Workflow.webhook_token == token)
     workflow = (await session.exec(query)).first() if len(token) <= 64 else None
@@ -68,6 +73,7 @@ async def receive_webhook(
         trigger="webhook",
         audit_as=StartAudit(request, None, details={"trigger": "webhook"}),
         temporal_id=temporal_id,
+        priority=priority,
     )
     answer: dict[str, Any] = {"run_id": str(run.id), "status": run.status, "new": is_new}
     trigger = definition.trigger

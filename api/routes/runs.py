@@ -6,7 +6,7 @@ import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
@@ -17,8 +17,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import audit, crud
-from api.deps import CurrentUser, Editor, SessionDep, SettingsDep
-from api.errors import Conflict
+from api.deps import CurrentUser, Editor, PayloadStoreDep, SessionDep, SettingsDep
+from api.errors import Conflict, NotFound
 from api.launch import StartAudit, launch_run
 from api.pagination import MAX_LIMIT, newest_first, read_page
 from api.schemas import (
@@ -32,6 +32,7 @@ from api.schemas import (
 )
 from api.temporal import temporal_client
 from core.config import Settings
+from core.large_values import resolved
 from core.logs import bind
 from core.models import Run, Task, User
 from core.temporal import run_url
@@ -82,7 +83,15 @@ async def start_run(
     client = await temporal_client(request)
     start = StartAudit(request, user.id, details={"workflow": str(workflow.id)})
     run, _ = await launch_run(
-        session, client, settings, workflow, definition, inputs, trigger="manual", audit_as=start
+        session,
+        client,
+        settings,
+        workflow,
+        definition,
+        inputs,
+        trigger="manual",
+        audit_as=start,
+        priority=body.priority,
     )
     return public(run, [], settings)
 
@@ -94,6 +103,7 @@ async def retry_run(
     user: Editor,
     session: SessionDep,
     settings: SettingsDep,
+    store: PayloadStoreDep,
     request: Request,
 ) -> RunPublic:
     """Start a new run from the failure: nodes that succeeded keep their recorded outputs.
@@ -116,7 +126,9 @@ async def retry_run(
     definition = validate_definition(raw)
     node_ids = {node.id for node in definition.nodes}
     reused = {
-        t.node_id: t.output for t in tasks if t.status == "succeeded" and t.node_id in node_ids
+        t.node_id: await resolved(t.output, store)
+        for t in tasks
+        if t.status == "succeeded" and t.node_id in node_ids
     }
     client = await temporal_client(request)
     run, _ = await launch_run(
@@ -218,6 +230,33 @@ async def read_run(
     """One run with every node's status, attempts, input, output, error and timings."""
     run = await get_run(session, user, run_id)
     return public(run, await tasks_of(session, run), settings)
+
+
+@router.get("/runs/{run_id}/output", response_model=Any)
+async def read_run_output(
+    run_id: uuid.UUID, user: CurrentUser, session: SessionDep, store: PayloadStoreDep
+) -> Any:
+    """The run's whole output, also when its record shows a stand-in for a large one."""
+    run = await get_run(session, user, run_id)
+    return await resolved(run.output, store)
+
+
+@router.get("/runs/{run_id}/nodes/{node_id}/{part}", response_model=Any)
+async def read_node_value(
+    run_id: uuid.UUID,
+    node_id: str,
+    part: Literal["input", "output"],
+    user: CurrentUser,
+    session: SessionDep,
+    store: PayloadStoreDep,
+) -> Any:
+    """A node's whole input or output, also when the run's record shows a stand-in
+    (`{"$stored": {"key", "size", "preview"}}`) for a large one."""
+    run = await get_run(session, user, run_id)
+    task = next((task for task in await tasks_of(session, run) if task.node_id == node_id), None)
+    if task is None:
+        raise NotFound(f"run {run_id} has no node '{node_id}'")
+    return await resolved(getattr(task, part), store)
 
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)

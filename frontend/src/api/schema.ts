@@ -15,7 +15,8 @@ export interface paths {
         put?: never;
         /**
          * Encode Payloads
-         * @description Seal payloads as workers do (unchanged while PAYLOAD_ENCRYPTION is off).
+         * @description Encode payloads as workers do: sealed while PAYLOAD_ENCRYPTION is on, large ones put
+         *     in the payload store (small ones unchanged while encryption is off).
          */
         post: operations["encode_payloads_api_codec_encode_post"];
         delete?: never;
@@ -35,7 +36,8 @@ export interface paths {
         put?: never;
         /**
          * Decode Payloads
-         * @description Open payloads sealed with this instance's key; others come back as they are.
+         * @description Open payloads sealed with this instance's key and fetch those kept in the payload
+         *     store; others come back as they are.
          */
         post: operations["decode_payloads_api_codec_decode_post"];
         delete?: never;
@@ -629,6 +631,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/output": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Run Output
+         * @description The run's whole output, also when its record shows a stand-in for a large one.
+         */
+        get: operations["read_run_output_api_runs__run_id__output_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/nodes/{node_id}/{part}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Node Value
+         * @description A node's whole input or output, also when the run's record shows a stand-in
+         *     (`{"$stored": {"key", "size", "preview"}}`) for a large one.
+         */
+        get: operations["read_node_value_api_runs__run_id__nodes__node_id___part__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -828,7 +871,8 @@ export interface paths {
          *
          *     Declared inputs are taken from the body (checked and defaulted); the whole delivery is
          *     in `inputs.webhook` (`body`, `delivery_id`). The same `Idempotency-Key` (or provider
-         *     delivery id) always answers with the same run.
+         *     delivery id) always answers with the same run. `?priority=high` in the URL (which a
+         *     provider can be given as it is) starts the run with that priority.
          */
         post: operations["receive_webhook_api_hooks__token__post"];
         delete?: never;
@@ -1347,6 +1391,11 @@ export interface components {
             inputs?: {
                 [key: string]: unknown;
             };
+            /**
+             * Priority
+             * @description This run's priority; unset: the workflow's `defaults.priority`.
+             */
+            priority?: ("high" | "normal" | "low") | null;
         };
         /** ScheduleInfo */
         ScheduleInfo: {
@@ -3157,6 +3206,106 @@ export interface operations {
             };
         };
     };
+    read_run_output_api_runs__run_id__output_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The request cannot be processed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+        };
+    };
+    read_node_value_api_runs__run_id__nodes__node_id___part__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                node_id: string;
+                part: "input" | "output";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description The request body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The request cannot be processed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableAnswer"];
+                };
+            };
+            /** @description The database, Temporal or the rate limiter is unavailable; try again after `Retry-After` seconds where given */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+        };
+    };
     stream_run_events_api_runs__run_id__events_get: {
         parameters: {
             query?: never;
@@ -3662,7 +3811,10 @@ export interface operations {
     };
     receive_webhook_api_hooks__token__post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The run's priority; unset: the workflow's `defaults.priority`. */
+                priority?: ("high" | "normal" | "low") | null;
+            };
             header?: {
                 "user-agent"?: string | null;
             };

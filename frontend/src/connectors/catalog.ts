@@ -17,6 +17,7 @@ const SERVICE_TITLES: Record<string, string> = {
   slack: "Slack",
   notion: "Notion",
   sheets: "Google Sheets",
+  s3: "S3 storage",
 };
 
 /** "slack.post_message" → "slack"; types without a service ("transform", "delay") are core. */

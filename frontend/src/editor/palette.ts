@@ -14,6 +14,7 @@ const GROUP_TITLES: Record<string, string> = {
   slack: "Slack",
   notion: "Notion",
   sheets: "Google Sheets",
+  s3: "S3 storage",
 };
 
 export const FLOW_GROUP = "Flow";

@@ -110,7 +110,7 @@ export default function RunView() {
           </div>
           <div>
             {selected ? (
-              <NodeDetail nodeId={selected} task={tasks.find((t) => t.node_id === selected)} onClose={close} />
+              <NodeDetail runId={data.id} nodeId={selected} task={tasks.find((t) => t.node_id === selected)} onClose={close} />
             ) : (
               <p className="card p-4 text-sm text-slate-500">Select a node to see its input, output and timings.</p>
             )}
@@ -119,7 +119,7 @@ export default function RunView() {
         <RunTimeline tasks={tasks} onOpen={open} />
         <section className="card p-4" aria-label="Run output">
           <h2 className="mb-2 text-sm font-semibold">Output</h2>
-          <Json value={data.output} testId="run-output" />
+          <Json value={data.output} testId="run-output" wholeUrl={`/runs/${data.id}/output`} />
           {data.inputs && Object.keys(data.inputs).length > 0 && (
             <>
               <h2 className="mb-2 mt-3 text-sm font-semibold">Inputs</h2>

@@ -3,7 +3,18 @@ import type { TaskPublic } from "../api/types";
 import { Button, formatDuration, formatTime, StatusBadge } from "../components/ui";
 import { Json } from "./Json";
 
-export function NodeDetail({ nodeId, task, onClose }: { nodeId: string; task: TaskPublic | undefined; onClose: () => void }) {
+export function NodeDetail({
+  runId,
+  nodeId,
+  task,
+  onClose,
+}: {
+  runId: string;
+  nodeId: string;
+  task: TaskPublic | undefined;
+  onClose: () => void;
+}) {
+  const wholeUrl = (part: "input" | "output") => `/runs/${runId}/nodes/${encodeURIComponent(nodeId)}/${part}`;
   return (
     <aside data-testid="node-detail" aria-label={`Node ${nodeId}`} className="card space-y-3 p-4">
       <div className="flex items-center justify-between gap-2">
@@ -41,11 +52,11 @@ export function NodeDetail({ nodeId, task, onClose }: { nodeId: string; task: Ta
           )}
           <section>
             <h3 className="mb-1 text-xs font-semibold uppercase text-slate-500">Input</h3>
-            <Json value={task.input} />
+            <Json value={task.input} wholeUrl={wholeUrl("input")} />
           </section>
           <section>
             <h3 className="mb-1 text-xs font-semibold uppercase text-slate-500">Output</h3>
-            <Json value={task.output} testId="node-output" />
+            <Json value={task.output} testId="node-output" wholeUrl={wholeUrl("output")} />
           </section>
         </>
       )}
