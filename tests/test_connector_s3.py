@@ -16,13 +16,14 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from connectors.errors import ConnectorError
 from connectors.netguard import Allowlist
 from connectors.s3 import RefusedAddress, S3Account, S3Client, guarded_socket_factory
 from tests.support.api import sign_up
 from tests.support.fake_s3 import FakeS3
 from tests.support.local_http import LocalHttpServer
+from tests.support.processes import free_port
 from tests.test_api_runs import create, finished, start
+from tests.test_connector_slack import failure
 from workflows.catalog import NODE_TYPES
 from workflows.nodes.s3 import S3PresignUrlParams, S3PutObjectParams
 
@@ -36,18 +37,6 @@ def s3() -> S3Client:
 
 def account_for(fake_s3: FakeS3, **overrides: Any) -> S3Account:
     return S3Account.from_credential(fake_s3.credential(**overrides))
-
-
-async def failure(call: Any) -> ConnectorError:
-    with pytest.raises(ConnectorError) as caught:
-        await call
-    return caught.value
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- objects ------------------------------------------------------------------------------
@@ -275,7 +264,7 @@ async def test_wrong_credentials_fail_with_a_clear_non_retryable_error(
 async def test_a_server_that_cannot_be_reached_is_a_retryable_network_error(
     s3: S3Client, fake_s3: FakeS3
 ) -> None:
-    account = account_for(fake_s3, endpoint_url=f"http://127.0.0.1:{closed_port()}")
+    account = account_for(fake_s3, endpoint_url=f"http://127.0.0.1:{free_port()}")
 
     error = await failure(s3.list_objects(account, "bucket"))
 
