@@ -41,7 +41,7 @@ async def worker_activities(
         client=http_client,
         credentials=credentials,
     )
-    store = payload_store(settings)
+    store = payload_store(settings, engine)
     recording = RecordingActivities(sessions, store, settings.payload_inline_max_bytes)
     saved = SavedWorkflows(sessions)
     connectors = [

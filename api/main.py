@@ -83,7 +83,7 @@ def create_app(
         await asyncio.to_thread(upgrade, settings)
         app.state.engine = create_engine(settings)
         app.state.sessions = session_factory(app.state.engine)
-        app.state.payload_store = payload_store(settings)
+        app.state.payload_store = payload_store(settings, app.state.engine)
         app.state.temporal = None
         if serving:
             freeze_startup_objects()

@@ -44,13 +44,15 @@ def checked(key: str, data: bytes) -> bytes:
 class DatabasePayloadStore:
     """Blobs in the `payload_blobs` table of Flowpilot's own database (the default)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
+        """With `engine`, the process's own (closed by its owner); without, one opened on
+        first use (the codec's: most processes never store a large payload)."""
         self._settings = settings
-        self._engine: AsyncEngine | None = None
+        self._engine = engine
+        self._owns_engine = engine is None
 
     @property
     def engine(self) -> AsyncEngine:
-        """Opened on first use: most processes never store a large payload."""
         if self._engine is None:
             self._engine = create_engine(self._settings)
         return self._engine
@@ -80,7 +82,7 @@ class DatabasePayloadStore:
         return checked(key, bytes(found.data))
 
     async def aclose(self) -> None:
-        if self._engine is not None:
+        if self._owns_engine and self._engine is not None:
             await self._engine.dispose()
 
 
@@ -126,7 +128,10 @@ class S3PayloadStore:
         pass
 
 
-def payload_store(settings: Settings) -> DatabasePayloadStore | S3PayloadStore:
+def payload_store(
+    settings: Settings, engine: AsyncEngine | None = None
+) -> DatabasePayloadStore | S3PayloadStore:
+    """The configured store; a database store uses `engine` when given."""
     if settings.payload_store == "s3":
         return S3PayloadStore(settings)
-    return DatabasePayloadStore(settings)
+    return DatabasePayloadStore(settings, engine)
